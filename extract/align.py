@@ -1,0 +1,80 @@
+"""Locate an evidence quote in its article: exact, then whitespace/case-insensitive, then fuzzy."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from extract.seeds import Article
+
+AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
+
+#: Below this rapidfuzz partial-ratio score (0-100) a quote counts as not found.
+FUZZY_THRESHOLD = 85.0
+
+_WS = re.compile(r"\s+")
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a quote was found: offsets in the article text and in the original file."""
+
+    status: AlignStatus
+    score: float
+    start: int | None = None  # in Article.text
+    end: int | None = None
+    source_start: int | None = None  # in the original file (Article.source)
+    source_end: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "score": round(self.score, 1),
+            "start": self.source_start,
+            "end": self.source_end,
+        }
+
+
+def _normalize(text: str) -> tuple[str, list[int]]:
+    """Casefold, straighten quotes and collapse whitespace; return the text and an index map."""
+    chars: list[str] = []
+    index: list[int] = []
+    prev_space = False
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if prev_space:
+                continue
+            ch, prev_space = " ", True
+        else:
+            prev_space = False
+        chars.append(ch.translate(_QUOTES).casefold())
+        index.append(i)
+    return "".join(chars), index
+
+
+def _found(article: Article, start: int, end: int, status: AlignStatus, score: float) -> Span:
+    src_start, src_end = article.to_original(start, end)
+    return Span(status, score, start, end, src_start, src_end)
+
+
+def align(quote: str, article: Article) -> Span:
+    """Find ``quote`` in ``article.text``; the first match wins, so results are deterministic."""
+    quote = quote.strip()
+    if not quote:
+        return Span("not_found", 0.0)
+    if (i := article.text.find(quote)) >= 0:
+        return _found(article, i, i + len(quote), "exact", 100.0)
+    norm_text, index = _normalize(article.text)
+    norm_quote, _ = _normalize(quote)
+    norm_quote = norm_quote.strip()
+    if norm_quote and (i := norm_text.find(norm_quote)) >= 0:
+        return _found(article, index[i], index[i + len(norm_quote) - 1] + 1, "normalized", 100.0)
+    match = fuzz.partial_ratio_alignment(norm_quote, norm_text, score_cutoff=FUZZY_THRESHOLD)
+    if match is None or match.dest_end <= match.dest_start:
+        return Span("not_found", 0.0)
+    start, end = index[match.dest_start], index[match.dest_end - 1] + 1
+    return _found(article, start, end, "fuzzy", match.score)

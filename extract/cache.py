@@ -1,0 +1,114 @@
+"""Response cache: a diskcache store, layered over read-only JSONL snapshots (recordings).
+
+A record is plain JSON: the request's identifying parts, the raw response, its usage and
+whether it validated. Snapshots are sorted by key so exporting twice gives identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from extract.errors import InputError
+
+RECORD_FORMAT = "extract.response/1"
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace variance, unicode kept."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def cache_key(parts: Mapping[str, Any]) -> str:
+    """sha256 of everything that changes the output; callers must never pass a secret."""
+    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+
+
+def read_snapshot(path: Path) -> dict[str, dict[str, Any]]:
+    """Load a JSONL snapshot; a truncated or corrupt line is an error naming that line."""
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read snapshot: {e}", path=str(path)) from e
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"corrupt snapshot line ({e.msg})", path=str(path), line=n) from e
+        if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT or "key" not in record:
+            raise InputError(f"not a {RECORD_FORMAT} record", path=str(path), line=n)
+        records[record["key"]] = record
+    return records
+
+
+class ResponseCache:
+    """Writable diskcache directory, read after any number of read-only snapshot layers."""
+
+    def __init__(self, directory: Path, *, snapshots: Sequence[Path] = ()) -> None:
+        self.directory = directory
+        self.snapshots = tuple(snapshots)
+        self._layers = [read_snapshot(p) for p in self.snapshots]
+        self._store: diskcache.Cache | None = None
+
+    @property
+    def store(self) -> diskcache.Cache:
+        if self._store is None:  # opened lazily so read-only commands never create the folder
+            self._store = diskcache.Cache(str(self.directory))
+        return self._store
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        for layer in self._layers:
+            if key in layer:
+                return layer[key]
+        record = self.store.get(key)
+        return json.loads(record) if record is not None else None
+
+    def put(self, key: str, record: Mapping[str, Any]) -> None:
+        self.store.set(key, canonical_json({**record, "format": RECORD_FORMAT, "key": key}))
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record of the writable store and the snapshots, each key once, sorted by key."""
+        merged: dict[str, dict[str, Any]] = {}
+        for key in self.store.iterkeys():
+            merged[key] = json.loads(self.store[key])
+        for layer in reversed(self._layers):
+            merged.update(layer)
+        for key in sorted(merged):
+            yield merged[key]
+
+    def export(self, path: Path, *, keys: set[str] | None = None) -> int:
+        """Write records (optionally only ``keys``) to a sorted JSONL snapshot; returns the count."""
+        lines = [canonical_json(r) for r in self.records() if keys is None or r["key"] in keys]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        return len(lines)
+
+    def import_(self, path: Path) -> int:
+        """Copy a snapshot's records into the writable store; returns the count."""
+        records = read_snapshot(path)
+        for key, record in records.items():
+            self.put(key, record)
+        return len(records)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "entries": len(self.store),
+            "bytes": self.store.volume(),
+            "snapshots": {str(p): len(layer) for p, layer in zip(self.snapshots, self._layers)},
+        }
+
+    def clear(self) -> int:
+        return int(self.store.clear())
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()

@@ -1,0 +1,322 @@
+"""The ``extract`` command line: run, score, compare, serve, cache and gold commands.
+
+Every ExtractError becomes one line on stderr and exit code 1; nothing else is caught broadly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from extract.cache import ResponseCache
+from extract.config import Config, GenerationParams, load_config
+from extract.errors import ConfigError, ExtractError
+from extract.gold import Aliases, check_gold, load_gold
+from extract.llm import LLMClient
+from extract.pipeline import ArticleOutcome, manifest, run_articles, write_events
+from extract.prompts import PromptSet
+from extract.schema import SCHEMA_VERSION
+from extract.seeds import load_documents
+from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+cache_app = typer.Typer(no_args_is_help=True, help="Inspect, clear, export or import the response cache.")
+gold_app = typer.Typer(no_args_is_help=True, help="Gold set tools.")
+app.add_typer(cache_app, name="cache")
+app.add_typer(gold_app, name="gold")
+
+console = Console(stderr=True)
+out = Console()
+
+DEFAULT_SNAPSHOT = Path("tests/recordings/responses.jsonl")
+DEFAULT_GOLD = Path("gold/events.yaml")
+DEFAULT_ALIASES = Path("gold/aliases.yaml")
+
+
+def _package_version() -> str:
+    try:
+        return version("extract")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _progress(**columns: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn() if not columns.get("bytes") else DownloadColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@contextlib.contextmanager
+def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
+    """Yield a function giving the base URL; for the embedded model it starts the server lazily."""
+    if not config.embedded:
+        yield lambda: str(config.base_url)
+        return
+    server: EmbeddedServer | None = None
+
+    def start() -> str:
+        nonlocal server
+        task = bar.add_task("assembling model", total=None)
+        path = ensure_model(config.model_dir, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        bar.update(task, visible=False)
+        bar.console.print("[dim]starting the embedded llama.cpp server…[/dim]")
+        server = EmbeddedServer(path, n_ctx=config.n_ctx, threads=config.server_threads)
+        server.start()
+        return server.base_url
+
+    try:
+        yield start
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _make_cache(config: Config, replay: list[Path]) -> ResponseCache:
+    return ResponseCache(config.cache_dir, snapshots=[p for p in replay if p.exists()])
+
+
+def _score_into(run_dir: Path, *, gold: Path, aliases: Path) -> None:
+    from extract.report import print_summary, render_html, render_markdown
+    from extract.score import read_events, score_run
+
+    if not gold.exists():
+        console.print(f"[yellow]no gold file at {gold}; scores skipped[/yellow]")
+        return
+    alias_table = Aliases.load(aliases)
+    gold_articles = load_gold(gold)
+    predicted = read_events(run_dir / "events.jsonl")
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    scores = score_run(predicted, {k: v.events for k, v in gold_articles.items()}, aliases=alias_table)
+    (run_dir / "scores.json").write_text(
+        json.dumps(scores.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (run_dir / "report.md").write_text(render_markdown(scores), encoding="utf-8")
+    articles = load_documents(Path(run["input"]))
+    html = render_html(
+        scores,
+        articles=articles,
+        predicted=predicted,
+        gold={k: list(v.events) for k, v in gold_articles.items()},
+    )
+    (run_dir / "report.html").write_text(html, encoding="utf-8")
+    print_summary(scores, out)
+    console.print(f"wrote {run_dir}/scores.json, report.md, report.html")
+
+
+@app.command()
+def run(
+    input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default: a new one under runs/).")] = None,
+    offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
+    refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
+    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (default: embedded model).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name at --base-url.")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Articles in flight at once.")] = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
+    temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
+    max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
+    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    replay: Annotated[list[Path], typer.Option(help="Read-only snapshot(s) of recorded responses.")] = [DEFAULT_SNAPSHOT],  # noqa: B006
+    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD,
+    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES,
+) -> None:
+    """Extract events from every article, write events.jsonl and run.json, then score."""
+    if offline and refresh:
+        raise ConfigError("--offline and --refresh contradict each other")
+    config = load_config(
+        base_url=base_url,
+        model=model,
+        mode=mode,
+        concurrency=concurrency,
+        cache_policy="offline" if offline else "refresh" if refresh else "default",
+        params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
+    )
+    articles = load_documents(input)
+    prompts = PromptSet.load(prompts_dir)
+    run_dir = out_dir or Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prompts.hash[:8]}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache = _make_cache(config, replay)
+    identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
+    started, wall = datetime.now(timezone.utc), time.monotonic()
+    with _progress() as bar, _endpoint(config, bar) as endpoint:
+        client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
+        task = bar.add_task(f"extracting {len(articles)} articles", total=len(articles))
+
+        def done(o: ArticleOutcome) -> None:
+            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} call(s), {o.seconds:.0f}s"
+            flag = "" if o.status == "ok" else f" [red]FAILED: {o.error}[/red]"
+            bar.console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
+            bar.advance(task)
+
+        outcomes = run_articles(articles, client=client, prompts=prompts, concurrency=config.concurrency, on_done=done)
+    cache.close()
+    n_events = write_events(run_dir / "events.jsonl", outcomes)
+    info = {
+        "package_version": _package_version(),
+        "input": str(input),
+        "model": {"name": config.model, "identity": identity, "embedded": config.embedded},
+        "mode": config.mode,
+        "params": config.params.to_json(),
+        "prompts": {"hash": prompts.hash, "files": prompts.hashes},
+        "started": started.isoformat(timespec="seconds"),
+    }
+    record = manifest(outcomes, seconds=time.monotonic() - wall, run_info=info)
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    totals = record["totals"]
+    console.print(
+        f"{n_events} events from {totals['articles']} articles ({totals['failed']} failed); "
+        f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
+    )
+    _score_into(run_dir, gold=gold, aliases=aliases)
+    if totals["failed"]:
+        raise typer.Exit(2)
+
+
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
+    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD,
+    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES,
+) -> None:
+    """Score a run against the gold: writes scores.json, report.md and report.html."""
+    for name in ("events.jsonl", "run.json"):
+        if not (run_dir / name).is_file():
+            raise ConfigError(f"{run_dir} is not a run folder (no {name})")
+    if not gold.exists():
+        raise ConfigError(f"no gold file at {gold}")
+    _score_into(run_dir, gold=gold, aliases=aliases)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run folder (scored).")],
+    run_b: Annotated[Path, typer.Argument(help="Candidate run folder (scored).")],
+    threshold: Annotated[Optional[float], typer.Option(help="Exit 1 when B's F1 drops more than this.")] = None,
+) -> None:
+    """Compare two scored runs: metrics side by side, events gained and lost."""
+    from extract.report import render_comparison_markdown
+    from extract.score import compare as compare_scores
+
+    loaded = []
+    for run_dir in (run_a, run_b):
+        path = run_dir / "scores.json"
+        if not path.is_file():
+            raise ConfigError(f"{run_dir} has no scores.json; run `extract score {run_dir}` first")
+        loaded.append(json.loads(path.read_text(encoding="utf-8")))
+    comparison = compare_scores(loaded[0], loaded[1])
+    out.print(render_comparison_markdown(comparison), markup=False, highlight=False)
+    if threshold is not None and comparison.is_regression(threshold):
+        console.print(f"[red]regression: B is worse than A by more than {threshold}[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
+) -> None:
+    """Run the embedded model's OpenAI-compatible server in the foreground until Ctrl-C."""
+    config = load_config()
+    with _progress(bytes=True) as bar:
+        task = bar.add_task("assembling model", total=None)
+        path = ensure_model(config.model_dir, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    with EmbeddedServer(path, port=port, n_ctx=config.n_ctx, threads=config.server_threads) as server:
+        console.print(f"serving {config.model} at {server.base_url} (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopping")
+
+
+@cache_app.command("stats")
+def cache_stats(replay: Annotated[list[Path], typer.Option()] = [DEFAULT_SNAPSHOT]) -> None:  # noqa: B006
+    """Entries and size of the cache and its snapshots."""
+    config = load_config()
+    out.print_json(json.dumps(_make_cache(config, replay).stats()))
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached response (snapshots are untouched)."""
+    n = ResponseCache(load_config().cache_dir).clear()
+    console.print(f"removed {n} cached responses")
+
+
+@cache_app.command("export")
+def cache_export(
+    path: Annotated[Path, typer.Argument(help="JSONL snapshot to write.")],
+    run_dir: Annotated[Optional[Path], typer.Option("--run", help="Only the responses this run used.")] = None,
+    replay: Annotated[list[Path], typer.Option()] = [DEFAULT_SNAPSHOT],  # noqa: B006
+) -> None:
+    """Write cached responses to a sorted, diff-friendly JSONL snapshot."""
+    keys = None
+    if run_dir is not None:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        keys = {k for a in record["articles"].values() for k in a["cache_keys"]}
+    n = _make_cache(load_config(), replay).export(path, keys=keys)
+    console.print(f"exported {n} responses to {path}")
+
+
+@cache_app.command("import")
+def cache_import(path: Annotated[Path, typer.Argument(help="JSONL snapshot to read.")]) -> None:
+    """Copy a snapshot's responses into the cache."""
+    n = ResponseCache(load_config().cache_dir).import_(path)
+    console.print(f"imported {n} responses from {path}")
+
+
+@gold_app.command("check")
+def gold_check(
+    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD,
+    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES,
+    seeds: Annotated[Path, typer.Option()] = Path("seeds"),
+) -> None:
+    """Validate the gold against the schema, the seeds and the alias table."""
+    problems = check_gold(gold, articles=load_documents(seeds), aliases=Aliases.load(aliases))
+    for p in problems:
+        out.print(str(p), markup=False, highlight=False)
+    if problems:
+        console.print(f"[red]{len(problems)} problem(s)[/red]")
+        raise typer.Exit(1)
+    n = sum(len(a.events) for a in load_gold(gold).values())
+    console.print(f"gold ok: {len(load_gold(gold))} articles, {n} events (schema v{SCHEMA_VERSION})")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the embedded server is stopped and nothing is half-written."""
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Entry point: run the app, turning known errors into one-line messages."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = app(standalone_mode=False)
+    except ExtractError as e:
+        console.print(f"error: {e}", style="red", markup=False, highlight=False)
+        sys.exit(1)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        console.print("interrupted; cached responses are kept, rerun to resume")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,62 @@
+"""The exception hierarchy: one root, one subclass per failure kind, each with its context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ExtractError(Exception):
+    """Root of every error this package raises on purpose; the CLI prints it as one line."""
+
+
+class InputError(ExtractError):
+    """A document, gold file, events file or snapshot cannot be read or is malformed."""
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        where = f"{path}:{line}: " if path and line else f"{path}: " if path else ""
+        super().__init__(f"{where}{message}")
+        self.path = path
+        self.line = line
+
+
+class ConfigError(ExtractError):
+    """The configuration or the command line asks for something impossible."""
+
+
+class ModelUnavailableError(ExtractError):
+    """The embedded model or its server cannot be set up or started."""
+
+
+class CacheMissError(ExtractError):
+    """``--offline`` and the response is not cached."""
+
+    def __init__(self, message: str, *, article_id: str, prompt: str, model: str) -> None:
+        super().__init__(message)
+        self.article_id = article_id
+        self.prompt = prompt
+        self.model = model
+
+
+class LLMError(ExtractError):
+    """A call to the model failed (network, server error, invalid output) after all retries."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        article_id: str | None = None,
+        attempts: int = 0,
+        usage: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.article_id = article_id
+        self.attempts = attempts
+        self.usage = usage or {}
+
+
+class ServerUnreachableError(LLMError):
+    """The OpenAI-compatible endpoint does not answer at all."""
+
+
+class InvalidOutputError(LLMError):
+    """The model never produced output that validates against the schema."""

@@ -1,0 +1,63 @@
+"""Prompt templates: files in ``prompts/``, rendered with Jinja2 and versioned by content hash.
+
+The message order is fixed so a server's prefix cache can reuse work: the static system
+prompt (and the schema instructor appends to it) first, then the article, then the question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from extract.errors import InputError
+from extract.seeds import Article
+
+TEMPLATES = ("system.j2", "article.j2", "extract.j2")
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The loaded templates and their content hashes."""
+
+    directory: Path
+    sources: dict[str, str]
+
+    @classmethod
+    def load(cls, directory: Path) -> PromptSet:
+        sources = {}
+        for name in TEMPLATES:
+            path = directory / name
+            try:
+                sources[name] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise InputError(f"cannot read prompt template: {e}", path=str(path)) from e
+        return cls(directory=directory, sources=sources)
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        """sha256 (first 16 hex digits) of each template's text."""
+        return {n: hashlib.sha256(s.encode()).hexdigest()[:16] for n, s in sorted(self.sources.items())}
+
+    @property
+    def hash(self) -> str:
+        """One hash for the whole set: part of every cache key and run record."""
+        joined = "\n".join(f"{n}:{h}" for n, h in self.hashes.items())
+        return hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+    def render(self, name: str, **context: object) -> str:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+        try:
+            return env.from_string(self.sources[name]).render(**context).strip()
+        except jinja2.TemplateError as e:
+            raise InputError(f"template error: {e}", path=str(self.directory / name)) from e
+
+    def messages(self, article: Article) -> list[dict[str, str]]:
+        """Chat messages for one article: stable prefix (system, article), then the instruction."""
+        return [
+            {"role": "system", "content": self.render("system.j2")},
+            {"role": "user", "content": self.render("article.j2", article=article)},
+            {"role": "user", "content": self.render("extract.j2", article=article)},
+        ]

@@ -1,0 +1,762 @@
+"""Score a run's events against the gold set: one-to-one matching, strict and lenient, events and slots.
+
+Pure functions: no network, no model. The rules are those of gold/GUIDELINES.md:
+
+- Only events of the same type can match. Within an article, predictions and gold events are paired
+  by ONE optimal assignment (scipy's ``linear_sum_assignment``) that maximizes, in this order, the
+  number of lenient matches, then the number of strict matches, then the total field similarity.
+  Strict and lenient figures are both counted on that assignment, so every strict match is also a
+  lenient match. Events are sorted by their canonical JSON before assignment, so the result does
+  not depend on the order of the predictions.
+- A pair is a lenient match when every key field (``schema.KEY_FIELDS``) is lenient-close, a strict
+  match when every key field agrees strictly. Assigned pairs that are not lenient matches are
+  reported as near misses and count as one missed and one spurious event.
+- Slot scores give each filled predicted field of a matched pair its lenient credit (0, 0.5 or 1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import numpy as np
+from pydantic import ValidationError
+from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
+from scipy.optimize import linear_sum_assignment
+
+from extract.errors import InputError
+from extract.gold import Aliases
+from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, KEY_FIELDS, Event, parse_event
+
+EVENTS_FORMAT = "extract.events/1"
+SCORES_FORMAT = "extract.scores/1"
+
+#: Lenient integers: |predicted - gold| <= INT_TOLERANCE * |gold|.
+INT_TOLERANCE = 0.05
+#: Lenient actor names: rapidfuzz token_set_ratio (0-100) after canonicalization.
+ACTOR_THRESHOLD = 85.0
+#: Lenient free text: rapidfuzz token_set_ratio (0-100) after normalization.
+TEXT_THRESHOLD = 80.0
+#: Lenient credit of a date given at another precision than gold's but agreeing at the shared one.
+PARTIAL_CREDIT = 0.5
+#: A field is lenient-close when its lenient credit reaches this.
+CLOSE = 0.5
+#: Same-type pairs less similar than this are never paired, not even as near misses.
+MIN_SIMILARITY = 0.25
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+DATE_FIELDS = frozenset({"date", "period_start", "period_end"})
+_NOT_SLOTS = frozenset({"type", "evidence"})
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+FieldKind = Literal["int", "date", "actor", "actors", "text", "enum"]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_events(path: Path) -> dict[str, list[Event]]:
+    """Read a run's events.jsonl into events per article, in file order; any bad line raises InputError."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
+    events: dict[str, list[Event]] = {}
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"malformed JSON: {e.msg}", path=str(path), line=n) from e
+        if not isinstance(record, dict):
+            raise InputError("expected a JSON object", path=str(path), line=n)
+        missing = [k for k in ("article_id", "event", "format") if k not in record]
+        if missing:
+            raise InputError(f"missing key(s): {', '.join(missing)}", path=str(path), line=n)
+        if record["format"] != EVENTS_FORMAT:
+            raise InputError(f"format is {record['format']!r}, expected {EVENTS_FORMAT!r}", path=str(path), line=n)
+        article_id = record["article_id"]
+        if not isinstance(article_id, str) or not article_id.strip():
+            raise InputError(f"article_id must be a non-empty string, not {article_id!r}", path=str(path), line=n)
+        try:
+            event = parse_event(record["event"])
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"invalid event: {where}: {first['msg']}", path=str(path), line=n) from e
+        events.setdefault(article_id, []).append(event)
+    return events
+
+
+def load_scores(path: Path) -> dict[str, Any]:
+    """Read a scores.json written from ``Scores.to_json()``, checking its format."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"malformed JSON: {e.msg}", path=str(path), line=e.lineno) from e
+    _check_scores(data, path=str(path))
+    return data
+
+
+def _check_scores(data: object, *, path: str | None = None) -> None:
+    if not isinstance(data, dict) or data.get("format") != SCORES_FORMAT:
+        raise InputError(f"not a scores file (expected format {SCORES_FORMAT!r})", path=path)
+
+
+# --- fields --------------------------------------------------------------------------------
+
+
+def _kind_of(cls: type[Any], name: str) -> FieldKind:
+    if name in DATE_FIELDS:
+        return "date"
+    annotation = cls.model_fields[name].annotation
+    options = (annotation, *get_args(annotation))
+    if name in ACTOR_FIELDS:
+        return "actors" if any(get_origin(o) is list for o in options) else "actor"
+    if int in options:
+        return "int"
+    if any(get_origin(o) is Literal for o in options):
+        return "enum"
+    return "text"
+
+
+def _slots_of(cls: type[Any]) -> tuple[tuple[str, FieldKind], ...]:
+    slots: list[tuple[str, FieldKind]] = []
+    for name in cls.model_fields:
+        if name in _NOT_SLOTS:
+            continue
+        if name == "location":  # the country is a name like an actor's; the place is free text
+            slots += [("location.country", "actor"), ("location.place", "text")]
+        else:
+            slots.append((name, _kind_of(cls, name)))
+    return tuple(slots)
+
+
+#: The scored slots of each event type, in schema order, with how each is compared.
+SLOTS: dict[str, tuple[tuple[str, FieldKind], ...]] = {t: _slots_of(c) for t, c in EVENT_CLASS_BY_TYPE.items()}
+
+
+def slot_value(event: Event, path: str) -> Any:
+    """The value at a dotted field path; None when absent (an empty list counts as absent)."""
+    value: Any = event
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return None if isinstance(value, list) and not value else value
+
+
+def _filled_slots(event: Event) -> int:
+    return sum(slot_value(event, name) is not None for name, _ in SLOTS[event.type])
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.translate(_QUOTES).split()).casefold()
+
+
+def _fuzzy(a: str, b: str, *, threshold: float) -> bool:
+    return fuzz.token_set_ratio(a, b, processor=default_process) >= threshold
+
+
+def _actor_credit(gold: str, predicted: str, *, aliases: Aliases) -> tuple[bool, float]:
+    cg, cp = aliases.canonical(gold), aliases.canonical(predicted)
+    if _norm(cg) == _norm(cp):
+        return True, 1.0
+    if cg in aliases.table and cp in aliases.table:
+        return False, 0.0  # two different known actors ("Coalition", "Coalition partners") never fuzz together
+    return False, 1.0 if _fuzzy(cg, cp, threshold=ACTOR_THRESHOLD) else 0.0
+
+
+def _actors_credit(gold: list[str], predicted: list[str], *, aliases: Aliases) -> tuple[bool, float]:
+    """Lists compared as sets of canonical names; lenient credit is the share paired one-to-one."""
+    gs = sorted({aliases.canonical(n) for n in gold}, key=_norm)
+    ps = sorted({aliases.canonical(n) for n in predicted}, key=_norm)
+    if {_norm(n) for n in gs} == {_norm(n) for n in ps}:
+        return True, 1.0
+    credit = np.array([[_actor_credit(g, p, aliases=aliases)[1] for p in ps] for g in gs])
+    rows, cols = linear_sum_assignment(credit, maximize=True)
+    return False, float(credit[rows, cols].sum()) / max(len(gs), len(ps))
+
+
+def _date_credit(gold: str, predicted: str) -> tuple[bool, float]:
+    gp, pp = gold.split("-"), predicted.split("-")
+    shared = min(len(gp), len(pp))
+    if gp[:shared] != pp[:shared]:
+        return False, 0.0
+    if len(gp) == len(pp):
+        return True, 1.0
+    return False, PARTIAL_CREDIT
+
+
+def _credit(kind: FieldKind, gold: Any, predicted: Any, *, aliases: Aliases) -> tuple[bool, float]:
+    """(strict agreement, lenient credit in [0, 1]) of two filled values of one field."""
+    if kind == "int":
+        if gold == predicted:
+            return True, 1.0
+        return False, 1.0 if abs(predicted - gold) <= INT_TOLERANCE * abs(gold) else 0.0
+    if kind == "date":
+        return _date_credit(gold, predicted)
+    if kind == "actor":
+        return _actor_credit(gold, predicted, aliases=aliases)
+    if kind == "actors":
+        return _actors_credit(gold, predicted, aliases=aliases)
+    if kind == "text":
+        if _norm(gold) == _norm(predicted):
+            return True, 1.0
+        return False, 1.0 if _fuzzy(gold, predicted, threshold=TEXT_THRESHOLD) else 0.0
+    return (True, 1.0) if gold == predicted else (False, 0.0)
+
+
+@dataclass(frozen=True)
+class FieldAgreement:
+    """How one slot of a gold event and of a predicted event of the same type compare."""
+
+    field: str
+    kind: FieldKind
+    key: bool
+    gold: Any
+    predicted: Any
+    strict: bool
+    #: Lenient credit: 1 agrees, 0.5 partial (date precision, part of a list), 0 wrong.
+    lenient: float
+
+    @property
+    def filled(self) -> bool:
+        return self.gold is not None or self.predicted is not None
+
+    @property
+    def close(self) -> bool:
+        return self.lenient >= CLOSE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "kind": self.kind,
+            "key": self.key,
+            "gold": self.gold,
+            "predicted": self.predicted,
+            "strict": self.strict,
+            "lenient": round(self.lenient, 4),
+        }
+
+
+def compare_fields(gold: Event, predicted: Event, *, aliases: Aliases) -> tuple[FieldAgreement, ...]:
+    """Compare every slot of two events of the same type; both absent agrees and is not penalized."""
+    if gold.type != predicted.type:
+        raise ValueError(f"cannot compare a {gold.type} with a {predicted.type}")
+    keys = KEY_FIELDS[gold.type]
+    out = []
+    for name, kind in SLOTS[gold.type]:
+        g, p = slot_value(gold, name), slot_value(predicted, name)
+        if g is None and p is None:
+            strict, lenient = True, 1.0
+        elif g is None or p is None:
+            strict, lenient = False, 0.0
+        else:
+            strict, lenient = _credit(kind, g, p, aliases=aliases)
+        out.append(FieldAgreement(name, kind, name in keys, g, p, strict, lenient))
+    return tuple(out)
+
+
+def similarity(fields: Sequence[FieldAgreement]) -> float:
+    """Half the mean key-field credit plus half the mean credit of other slots filled on either side."""
+    key = [f.lenient for f in fields if f.key]
+    other = [f.lenient for f in fields if not f.key and f.filled]
+    key_mean = sum(key) / len(key)
+    return key_mean if not other else 0.5 * key_mean + 0.5 * sum(other) / len(other)
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A gold event and a prediction paired by the assignment; indices are into the caller's lists."""
+
+    gold_index: int
+    pred_index: int
+    gold: Event
+    predicted: Event
+    fields: tuple[FieldAgreement, ...]
+    similarity: float
+    strict: bool
+    lenient: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gold_index": self.gold_index,
+            "key": event_key(self.gold),
+            "gold": event_json(self.gold),
+            "predicted": event_json(self.predicted),
+            "similarity": round(self.similarity, 4),
+            "strict": self.strict,
+            "lenient": self.lenient,
+            "fields": [f.to_json() for f in self.fields if f.filled],
+        }
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    """An event as JSON, absent fields left out."""
+    return event.model_dump(mode="json", exclude_none=True)
+
+
+def _canonical(event: Event) -> str:
+    return json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+
+
+def event_key(event: Event) -> str:
+    """An event's identity across runs: its type and key-field values, e.g. ``attack(target="x", means="drone")``."""
+    values = ", ".join(
+        f"{name}={json.dumps(slot_value(event, name), ensure_ascii=False)}" for name in KEY_FIELDS[event.type]
+    )
+    return f"{event.type}({values})"
+
+
+def make_pair(gold: Event, predicted: Event, *, aliases: Aliases, gold_index: int = 0, pred_index: int = 0) -> Pair:
+    """Compare two same-type events field by field and decide whether they match strictly, leniently."""
+    fields = compare_fields(gold, predicted, aliases=aliases)
+    keys = [f for f in fields if f.key]
+    return Pair(
+        gold_index=gold_index,
+        pred_index=pred_index,
+        gold=gold,
+        predicted=predicted,
+        fields=fields,
+        similarity=similarity(fields),
+        strict=all(f.strict for f in keys),
+        lenient=all(f.close for f in keys),
+    )
+
+
+def match_events(gold: Sequence[Event], predicted: Sequence[Event], *, aliases: Aliases) -> tuple[Pair, ...]:
+    """Pair one article's events one-to-one: most lenient matches, then most strict, then most similar."""
+    g_order = sorted(range(len(gold)), key=lambda i: (_canonical(gold[i]), i))
+    p_order = sorted(range(len(predicted)), key=lambda i: (_canonical(predicted[i]), i))
+    n = min(len(gold), len(predicted))
+    if n == 0:
+        return ()
+    # Lexicographic weights: n similarities < one strict bonus; n strict bonuses + n similarities < one lenient bonus.
+    strict_bonus = n + 1.0
+    lenient_bonus = (n + 1.0) ** 2
+    weights = np.zeros((len(g_order), len(p_order)))
+    candidates: dict[tuple[int, int], Pair] = {}
+    for r, gi in enumerate(g_order):
+        for c, pi in enumerate(p_order):
+            if gold[gi].type != predicted[pi].type:
+                continue
+            pair = make_pair(gold[gi], predicted[pi], aliases=aliases, gold_index=gi, pred_index=pi)
+            if pair.similarity < MIN_SIMILARITY:
+                continue
+            candidates[(r, c)] = pair
+            weights[r, c] = pair.lenient * lenient_bonus + pair.strict * strict_bonus + pair.similarity
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    pairs = [candidates[(r, c)] for r, c in zip(rows, cols) if (r, c) in candidates]
+    return tuple(sorted(pairs, key=lambda p: p.gold_index))
+
+
+# --- tallies -------------------------------------------------------------------------------
+
+
+def _ratio(num: float, den: float, *, empty: float) -> float:
+    return num / den if den else empty
+
+
+@dataclass(frozen=True)
+class PRF:
+    """Precision, recall and F1 from counts; with nothing to find and nothing found all three are 1."""
+
+    tp: float = 0.0
+    fp: float = 0.0
+    fn: float = 0.0
+
+    @property
+    def precision(self) -> float:
+        return _ratio(self.tp, self.tp + self.fp, empty=1.0 if self.fn == 0 else 0.0)
+
+    @property
+    def recall(self) -> float:
+        return _ratio(self.tp, self.tp + self.fn, empty=1.0 if self.fp == 0 else 0.0)
+
+    @property
+    def f1(self) -> float:
+        return _ratio(2 * self.tp, 2 * self.tp + self.fp + self.fn, empty=1.0)
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "tp": round(self.tp, 4),
+            "fp": round(self.fp, 4),
+            "fn": round(self.fn, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Event and slot counts of a set of articles or types, from which every figure derives."""
+
+    gold: int = 0
+    predicted: int = 0
+    matched: int = 0
+    matched_strict: int = 0
+    slot_credit: float = 0.0
+    slot_predicted: int = 0
+    slot_gold: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(
+            gold=self.gold + other.gold,
+            predicted=self.predicted + other.predicted,
+            matched=self.matched + other.matched,
+            matched_strict=self.matched_strict + other.matched_strict,
+            slot_credit=self.slot_credit + other.slot_credit,
+            slot_predicted=self.slot_predicted + other.slot_predicted,
+            slot_gold=self.slot_gold + other.slot_gold,
+        )
+
+    @property
+    def strict(self) -> PRF:
+        s = self.matched_strict
+        return PRF(tp=s, fp=self.predicted - s, fn=self.gold - s)
+
+    @property
+    def lenient(self) -> PRF:
+        m = self.matched
+        return PRF(tp=m, fp=self.predicted - m, fn=self.gold - m)
+
+    @property
+    def slots(self) -> PRF:
+        c = self.slot_credit
+        return PRF(tp=c, fp=self.slot_predicted - c, fn=self.slot_gold - c)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "gold": self.gold,
+            "predicted": self.predicted,
+            "matched": self.matched,
+            "matched_strict": self.matched_strict,
+            "missed": self.gold - self.matched,
+            "spurious": self.predicted - self.matched,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "strict": self.strict.to_json(),
+            "lenient": self.lenient.to_json(),
+            "slots": self.slots.to_json(),
+            "counts": self.counts(),
+        }
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """One gold article: its events, the run's predictions for it, and the assignment between them."""
+
+    id: str
+    gold: tuple[Event, ...]
+    predicted: tuple[Event, ...]
+    #: Every assigned pair, matched or not, ordered by gold index.
+    pairs: tuple[Pair, ...]
+    #: False when the run has no events at all for this article.
+    in_run: bool
+
+    @property
+    def matched(self) -> tuple[Pair, ...]:
+        return tuple(p for p in self.pairs if p.lenient)
+
+    @property
+    def near_misses(self) -> tuple[Pair, ...]:
+        """Assigned pairs whose key fields do not agree: shown side by side, counted as missed + spurious."""
+        return tuple(p for p in self.pairs if not p.lenient)
+
+    @property
+    def missed(self) -> tuple[int, ...]:
+        found = {p.gold_index for p in self.matched}
+        return tuple(i for i in range(len(self.gold)) if i not in found)
+
+    @property
+    def spurious(self) -> tuple[int, ...]:
+        found = {p.pred_index for p in self.matched}
+        return tuple(i for i in range(len(self.predicted)) if i not in found)
+
+    def tallies(self) -> dict[str, Tally]:
+        """Counts by event type (only types present in this article)."""
+        parts: list[tuple[str, Tally]] = []
+        parts += [(e.type, Tally(gold=1)) for e in self.gold]
+        parts += [(e.type, Tally(predicted=1)) for e in self.predicted]
+        for pair in self.matched:
+            credit = sum(f.lenient for f in pair.fields if f.predicted is not None)
+            parts.append(
+                (
+                    pair.gold.type,
+                    Tally(
+                        matched=1,
+                        matched_strict=int(pair.strict),
+                        slot_credit=credit,
+                        slot_predicted=sum(f.predicted is not None for f in pair.fields),
+                        slot_gold=sum(f.gold is not None for f in pair.fields),
+                    ),
+                )
+            )
+        parts += [(self.gold[i].type, Tally(slot_gold=_filled_slots(self.gold[i]))) for i in self.missed]
+        parts += [
+            (self.predicted[i].type, Tally(slot_predicted=_filled_slots(self.predicted[i]))) for i in self.spurious
+        ]
+        out: dict[str, Tally] = {}
+        for event_type, tally in parts:
+            out[event_type] = out.get(event_type, Tally()) + tally
+        return out
+
+    def tally(self) -> Tally:
+        return sum(self.tallies().values(), Tally())
+
+    def details_json(self) -> dict[str, Any]:
+        """Matched pairs, near misses, missed and spurious events: what the reports show for this article."""
+        spurious = sorted((self.predicted[i] for i in self.spurious), key=_canonical)
+        return {
+            "in_run": self.in_run,
+            "matched": [p.to_json() for p in self.matched],
+            "near_misses": [p.to_json() for p in self.near_misses],
+            "missed": [
+                {"gold_index": i, "key": event_key(self.gold[i]), "event": event_json(self.gold[i])}
+                for i in self.missed
+            ],
+            "spurious": [{"key": event_key(e), "event": event_json(e)} for e in spurious],
+        }
+
+
+def _bootstrap_f1(matched: np.ndarray, predicted: np.ndarray, gold: np.ndarray, *, draws: np.ndarray) -> list[float]:
+    tp, pred, gold_n = matched[draws].sum(axis=1), predicted[draws].sum(axis=1), gold[draws].sum(axis=1)
+    den = pred + gold_n
+    f1 = np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)
+    low, high = np.percentile(f1, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Every figure of one run against the gold; ``to_json()`` is what scores.json holds."""
+
+    articles: Mapping[str, ArticleResult]
+    #: Run articles that the gold set does not label: ignored by every figure.
+    not_in_gold: tuple[str, ...]
+    by_type: Mapping[str, Tally]
+    by_article: Mapping[str, Tally]
+    total: Tally
+    ci95: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def strict(self) -> PRF:
+        return self.total.strict
+
+    @property
+    def lenient(self) -> PRF:
+        return self.total.lenient
+
+    @property
+    def slots(self) -> PRF:
+        return self.total.slots
+
+    def macro(self) -> dict[str, dict[str, float]]:
+        """Precision, recall and F1 averaged over gold articles (each article weighs the same)."""
+        out: dict[str, dict[str, float]] = {}
+        tallies = list(self.by_article.values())
+        for level in ("strict", "lenient", "slots"):
+            prfs = [getattr(t, level) for t in tallies]
+            out[level] = {
+                metric: round(sum(getattr(p, metric) for p in prfs) / len(prfs), 4) if prfs else 0.0
+                for metric in ("precision", "recall", "f1")
+            }
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The scores.json document: plain JSON, floats rounded to 4 decimals, independent of prediction order."""
+        counts = self.total.counts()
+        return {
+            "format": SCORES_FORMAT,
+            "strict": self.strict.to_json(),
+            "lenient": self.lenient.to_json(),
+            "slots": self.slots.to_json(),
+            "macro": self.macro(),
+            "ci95": dict(self.ci95),
+            "counts": {
+                **counts,
+                "articles": len(self.articles),
+                "articles_without_predictions": sorted(a for a, r in self.articles.items() if not r.in_run),
+                "articles_not_in_gold": list(self.not_in_gold),
+            },
+            "by_type": {t: tally.to_json() for t, tally in sorted(self.by_type.items())},
+            "by_article": {a: tally.to_json() for a, tally in sorted(self.by_article.items())},
+            "details": {a: r.details_json() for a, r in sorted(self.articles.items())},
+            "params": {
+                "matching": "one assignment per article: max lenient matches, then strict, then similarity",
+                "min_similarity": MIN_SIMILARITY,
+                "int_tolerance": INT_TOLERANCE,
+                "actor_threshold": ACTOR_THRESHOLD,
+                "text_threshold": TEXT_THRESHOLD,
+                "partial_credit": PARTIAL_CREDIT,
+            },
+        }
+
+
+def score_run(
+    events: Mapping[str, Sequence[Event]], gold: Mapping[str, Sequence[Event]], *, aliases: Aliases
+) -> Scores:
+    """Score predicted events per article against gold events per article (see the module docstring)."""
+    results = {
+        article_id: ArticleResult(
+            id=article_id,
+            gold=tuple(gold[article_id]),
+            predicted=tuple(events.get(article_id, ())),
+            pairs=match_events(gold[article_id], events.get(article_id, ()), aliases=aliases),
+            in_run=article_id in events,
+        )
+        for article_id in sorted(gold)
+    }
+    by_article: dict[str, Tally] = {}
+    by_type: dict[str, Tally] = {}
+    for article_id, result in results.items():
+        tallies = result.tallies()
+        by_article[article_id] = sum(tallies.values(), Tally())
+        for event_type, tally in tallies.items():
+            by_type[event_type] = by_type.get(event_type, Tally()) + tally
+    total = sum(by_article.values(), Tally())
+    return Scores(
+        articles=results,
+        not_in_gold=tuple(sorted(a for a in events if a not in gold)),
+        by_type=by_type,
+        by_article=by_article,
+        total=total,
+        ci95=_confidence(list(by_article.values())),
+    )
+
+
+def _confidence(tallies: list[Tally]) -> dict[str, Any]:
+    """95% percentile-bootstrap intervals of micro F1, resampling articles with a fixed seed."""
+    info: dict[str, Any] = {"resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED, "unit": "article"}
+    if not tallies:
+        return {**info, "strict_f1": None, "lenient_f1": None}
+    draws = np.random.default_rng(BOOTSTRAP_SEED).integers(0, len(tallies), size=(BOOTSTRAP_RESAMPLES, len(tallies)))
+    predicted = np.array([t.predicted for t in tallies], dtype=float)
+    gold = np.array([t.gold for t in tallies], dtype=float)
+    return {
+        **info,
+        "strict_f1": _bootstrap_f1(np.array([t.matched_strict for t in tallies], float), predicted, gold, draws=draws),
+        "lenient_f1": _bootstrap_f1(np.array([t.matched for t in tallies], float), predicted, gold, draws=draws),
+    }
+
+
+# --- comparing two runs --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """One figure in run A and run B; None where a run has no such figure."""
+
+    name: str
+    a: float | None
+    b: float | None
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else round(self.b - self.a, 4)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "a": self.a, "b": self.b, "delta": self.delta}
+
+
+@dataclass(frozen=True)
+class ArticleChanges:
+    """Gold events (by key) matched in B but not in A (gained) and the reverse (lost), per level."""
+
+    article_id: str
+    gained: tuple[str, ...]
+    lost: tuple[str, ...]
+    gained_strict: tuple[str, ...]
+    lost_strict: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "gained": list(self.gained),
+            "lost": list(self.lost),
+            "gained_strict": list(self.gained_strict),
+            "lost_strict": list(self.lost_strict),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Run B against baseline run A: figures side by side and the events that changed."""
+
+    metrics: tuple[MetricDelta, ...]
+    by_type: Mapping[str, tuple[MetricDelta, ...]]
+    changes: tuple[ArticleChanges, ...]
+
+    def metric(self, name: str) -> MetricDelta:
+        return next(m for m in self.metrics if m.name == name)
+
+    def is_regression(self, threshold: float) -> bool:
+        """True when B's strict or lenient F1 is lower than A's by more than ``threshold``."""
+        return any(
+            (d := self.metric(name).delta) is not None and -d > threshold for name in ("strict.f1", "lenient.f1")
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": [m.to_json() for m in self.metrics],
+            "by_type": {t: [m.to_json() for m in ms] for t, ms in sorted(self.by_type.items())},
+            "changes": {c.article_id: c.to_json() for c in self.changes},
+        }
+
+
+_LEVELS = ("strict", "lenient", "slots")
+_METRICS = ("precision", "recall", "f1")
+
+
+def _matched_keys(scores: Mapping[str, Any], article_id: str, *, strict: bool) -> Counter[str]:
+    pairs = scores.get("details", {}).get(article_id, {}).get("matched", [])
+    return Counter(p["key"] for p in pairs if p["strict"] or not strict)
+
+
+def _minus(a: Counter[str], b: Counter[str]) -> tuple[str, ...]:
+    return tuple(sorted((a - b).elements()))
+
+
+def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
+    """Compare two scores.json documents (A the baseline, B the candidate)."""
+    _check_scores(a)
+    _check_scores(b)
+    metrics = [MetricDelta(f"{lv}.{m}", a[lv][m], b[lv][m]) for lv in _LEVELS for m in _METRICS]
+    metrics += [MetricDelta(f"macro.{lv}.f1", a["macro"][lv]["f1"], b["macro"][lv]["f1"]) for lv in _LEVELS]
+    for name in ("matched", "matched_strict", "missed", "spurious"):
+        metrics.append(MetricDelta(f"counts.{name}", a["counts"][name], b["counts"][name]))
+    by_type: dict[str, tuple[MetricDelta, ...]] = {}
+    for event_type in sorted(set(a["by_type"]) | set(b["by_type"])):
+        ta, tb = a["by_type"].get(event_type), b["by_type"].get(event_type)
+        by_type[event_type] = tuple(
+            MetricDelta(
+                f"{lv}.{m}", ta[lv][m] if ta is not None else None, tb[lv][m] if tb is not None else None
+            )
+            for lv in _LEVELS
+            for m in _METRICS
+        )
+    changes = []
+    for article_id in sorted(set(a.get("details", {})) | set(b.get("details", {}))):
+        la, lb = _matched_keys(a, article_id, strict=False), _matched_keys(b, article_id, strict=False)
+        sa, sb = _matched_keys(a, article_id, strict=True), _matched_keys(b, article_id, strict=True)
+        change = ArticleChanges(article_id, _minus(lb, la), _minus(la, lb), _minus(sb, sa), _minus(sa, sb))
+        if change.gained or change.lost or change.gained_strict or change.lost_strict:
+            changes.append(change)
+    return Comparison(metrics=tuple(metrics), by_type=by_type, changes=tuple(changes))
