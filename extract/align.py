@@ -51,8 +51,9 @@ def _normalize(text: str) -> tuple[str, list[int]]:
             ch, prev_space = " ", True
         else:
             prev_space = False
-        chars.append(ch.translate(_QUOTES).casefold())
-        index.append(i)
+        folded = ch.translate(_QUOTES).casefold()  # may grow: "ß" -> "ss"
+        chars.append(folded)
+        index.extend([i] * len(folded))
     return "".join(chars), index
 
 
@@ -77,4 +78,8 @@ def align(quote: str, article: Article) -> Span:
     if match is None or match.dest_end <= match.dest_start:
         return Span("not_found", 0.0)
     start, end = index[match.dest_start], index[match.dest_end - 1] + 1
+    while start < end and article.text[start].isspace():  # the best window may take in a separator
+        start += 1
+    while end > start and article.text[end - 1].isspace():
+        end -= 1
     return _found(article, start, end, "fuzzy", match.score)

@@ -33,7 +33,8 @@ def read_snapshot(path: Path) -> dict[str, dict[str, Any]]:
     """Load a JSONL snapshot; a truncated or corrupt line is an error naming that line."""
     records: dict[str, dict[str, Any]] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # split on "\n" only: JSON strings may hold U+2028, U+0085 etc., which splitlines breaks on
+        lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read snapshot: {e}", path=str(path)) from e
     for n, line in enumerate(lines, start=1):

@@ -130,7 +130,11 @@ def run(
     base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (default: embedded model).")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model name at --base-url.")] = None,
     mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
+    llama_cpp: Annotated[
+        Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
+    ] = None,
     concurrency: Annotated[Optional[int], typer.Option(min=1, help="Articles in flight at once.")] = None,
+    retries: Annotated[Optional[int], typer.Option(min=0, help="Retries on 429/5xx/timeouts (with backoff).")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
     max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
@@ -146,7 +150,9 @@ def run(
         base_url=base_url,
         model=model,
         mode=mode,
+        llama_cpp=llama_cpp,
         concurrency=concurrency,
+        max_retries=retries,
         cache_policy="offline" if offline else "refresh" if refresh else "default",
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
     )
@@ -311,7 +317,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except ExtractError as e:
-        console.print(f"error: {e}", style="red", markup=False, highlight=False)
+        console.print(f"error: {e}", style="red", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     except click.ClickException as e:
         e.show()

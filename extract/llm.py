@@ -8,8 +8,8 @@ answer is cached under a key of everything that changes it, so replays are byte 
 from __future__ import annotations
 
 import copy
-import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -17,7 +17,10 @@ from typing import Any, Generic, TypeVar
 import httpx
 import instructor
 import openai
+from instructor.core.exceptions import IncompleteOutputException
+from instructor.core.exceptions import ValidationError as InstructorValidationError
 from instructor.processing.response import handle_reask_kwargs
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from extract.cache import ResponseCache, cache_key
@@ -56,6 +59,25 @@ class Result(Generic[T]):
     value: T
     usage: Usage
     keys: list[str] = field(default_factory=list)
+
+
+def _completion(response: dict[str, Any], *, model: str) -> ChatCompletion:
+    """Rebuild the SDK object instructor parses, from a stored response."""
+    return ChatCompletion.model_validate(
+        {
+            "id": "extract-cached",
+            "object": "chat.completion",
+            "created": 0,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": response["content"]},
+                    "finish_reason": response["finish_reason"] or "stop",
+                }
+            ],
+        }
+    )
 
 
 def _mode(config: Config) -> instructor.Mode:
@@ -123,8 +145,9 @@ class LLMClient:
         )
 
     def _call(self, body: dict[str, Any], *, article_id: str) -> tuple[dict[str, Any], float]:
+        started = time.monotonic()
         try:
-            raw = self._client.chat.completions.with_raw_response.create(**body)
+            completion = self._client.chat.completions.create(**body)
         except openai.APIConnectionError as e:
             raise ServerUnreachableError(
                 f"cannot reach the model server at {self._client.base_url} ({e})", article_id=article_id
@@ -135,7 +158,6 @@ class LLMClient:
                 article_id=article_id,
                 attempts=self.config.max_retries + 1,
             ) from e
-        completion = raw.parse()
         choice = completion.choices[0]
         usage = completion.usage
         response = {
@@ -146,7 +168,46 @@ class LLMClient:
                 "completion_tokens": usage.completion_tokens if usage else 0,
             },
         }
-        return response, raw.elapsed.total_seconds()
+        return response, time.monotonic() - started
+
+    def _fetch(
+        self, body: dict[str, Any], key: str, *, article_id: str, label: str, prompt_hash: str, usage: Usage
+    ) -> tuple[dict[str, Any], bool]:
+        """The response for ``body``: from the cache, or from the server. True when it was cached."""
+        record = None if self.config.cache_policy == "refresh" else self.cache.get(key)
+        if record is not None:
+            response = record["response"]
+            usage.cache_hits += 1
+            usage.cached_prompt_tokens += response["usage"]["prompt_tokens"]
+            usage.cached_completion_tokens += response["usage"]["completion_tokens"]
+            return response, True
+        if self.config.cache_policy == "offline":
+            raise CacheMissError(
+                f"offline and no cached response for article {article_id} ({label}, prompts "
+                f"{prompt_hash}, model {self.config.model}); record it by running without --offline, "
+                "or import a snapshot with `extract cache import`",
+                article_id=article_id,
+                prompt=prompt_hash,
+                model=self.config.model,
+            )
+        response, seconds = self._call(body, article_id=article_id)
+        usage.calls += 1
+        usage.server_seconds += seconds
+        usage.prompt_tokens += response["usage"]["prompt_tokens"]
+        usage.completion_tokens += response["usage"]["completion_tokens"]
+        return response, False
+
+    def _parse(
+        self, prepared: Any, response_model: type[T], completion: ChatCompletion
+    ) -> tuple[T | None, str | None]:
+        """Validate a completion: the model instance, or None and the reason."""
+        try:
+            parsed = prepared.from_response(completion, mode=self.mode)
+            return response_model.model_validate(parsed.model_dump()), None
+        except IncompleteOutputException:
+            return None, f"output cut at max_tokens={self.config.params.max_tokens}"
+        except (ValidationError, InstructorValidationError, ValueError) as e:
+            return None, str(e)[:2000]
 
     def extract(
         self,
@@ -157,82 +218,44 @@ class LLMClient:
         prompt_hash: str,
         label: str = "extract",
     ) -> Result[T]:
-        """One validated ``response_model`` for ``messages``, reasking on invalid output."""
+        """One validated ``response_model`` for ``messages``, reasking on invalid output.
+
+        Every response is cached with its validation outcome, invalid ones included, so a
+        replay retraces the same reasks.
+        """
         prepared, kwargs = instructor.handle_response_model(
             response_model, mode=self.mode, messages=copy.deepcopy(messages)
         )
-        usage, keys, last_error = Usage(), [], ""
+        usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
             body = self._request(kwargs)
             key = self._key(body, prompt_hash)
             keys.append(key)
-            record = None if self.config.cache_policy == "refresh" else self.cache.get(key)
-            if record is not None:
-                response = record["response"]
-                usage.cache_hits += 1
-                usage.cached_prompt_tokens += response["usage"]["prompt_tokens"]
-                usage.cached_completion_tokens += response["usage"]["completion_tokens"]
-            elif self.config.cache_policy == "offline":
-                raise CacheMissError(
-                    f"offline and no cached response for article {article_id} ({label}, prompts "
-                    f"{prompt_hash}, model {self.config.model}); record it by running without --offline, "
-                    "or import a snapshot with `extract cache import`",
-                    article_id=article_id,
-                    prompt=prompt_hash,
-                    model=self.config.model,
-                )
-            else:
-                response, seconds = self._call(body, article_id=article_id)
-                usage.calls += 1
-                usage.server_seconds += seconds
-                usage.prompt_tokens += response["usage"]["prompt_tokens"]
-                usage.completion_tokens += response["usage"]["completion_tokens"]
-            completion = openai.types.chat.ChatCompletion.model_validate(
-                {
-                    "id": "extract-cached",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": self.config.model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": response["content"]},
-                            "finish_reason": response["finish_reason"] or "stop",
-                        }
-                    ],
+            response, cached = self._fetch(
+                body, key, article_id=article_id, label=label, prompt_hash=prompt_hash, usage=usage
+            )
+            completion = _completion(response, model=self.config.model)
+            value, error = self._parse(prepared, response_model, completion)
+            if not cached:
+                request = {
+                    "article_id": article_id,
+                    "label": label,
+                    "attempt": attempt,
+                    "model": self.model_identity,
+                    "mode": self.mode.value,
+                    "params": self.config.params.to_json(),
+                    "prompts": prompt_hash,
+                    "messages_sha256": cache_key({"m": body["messages"]}),
                 }
-            )
-            try:
-                value = prepared.from_response(completion, mode=self.mode)
-                error = None
-            except (ValidationError, json.JSONDecodeError, ValueError) as e:
-                value, error = None, str(e).splitlines()[0][:500]
-                last_error = error
-            if record is None:
-                self.cache.put(
-                    key,
-                    {
-                        "request": {
-                            "article_id": article_id,
-                            "label": label,
-                            "attempt": attempt,
-                            "model": self.model_identity,
-                            "mode": self.mode.value,
-                            "params": self.config.params.to_json(),
-                            "prompts": prompt_hash,
-                            "messages_sha256": cache_key({"m": body["messages"]}),
-                        },
-                        "response": response,
-                        "validation": {"ok": error is None, "error": error},
-                    },
-                )
+                validation = {"ok": error is None, "error": error}
+                self.cache.put(key, {"request": request, "response": response, "validation": validation})
             if value is not None:
-                return Result(value=value, usage=usage, keys=keys)  # type: ignore[arg-type]
-            kwargs = handle_reask_kwargs(
-                copy.deepcopy(kwargs), self.mode, completion, ValueError(last_error)
-            )
+                return Result(value=value, usage=usage, keys=keys)
+            if response["finish_reason"] == "length":
+                break  # a reask would only append the runaway output to the prompt
+            kwargs = handle_reask_kwargs(copy.deepcopy(kwargs), self.mode, completion, ValueError(error))
         raise InvalidOutputError(
-            f"no valid output for article {article_id} after {len(keys)} attempts: {last_error}",
+            f"no valid output for article {article_id} after {len(keys)} attempts: {error}",
             article_id=article_id,
             attempts=len(keys),
             usage=usage.to_json(),

@@ -12,7 +12,7 @@ from typing import Any
 
 from extract.align import Span, align
 from extract.cache import canonical_json
-from extract.errors import CacheMissError, LLMError
+from extract.errors import CacheMissError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
 from extract.prompts import PromptSet
 from extract.schema import SCHEMA_VERSION, Event, Extraction
@@ -87,8 +87,8 @@ def extract_article(article: Article, *, client: LLMClient, prompts: PromptSet) 
         result = client.extract(
             Extraction, messages=prompts.messages(article), article_id=article.id, prompt_hash=prompts.hash
         )
-    except CacheMissError:
-        raise
+    except (CacheMissError, ServerUnreachableError):
+        raise  # nothing else can succeed either: stop the run
     except LLMError as e:
         outcome.status, outcome.error = "failed", str(e)
         outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))

@@ -159,9 +159,11 @@ def _signed(x: float | None) -> str:
 
 
 def _delta_row(name: str, a: float | None, b: float | None, delta: float | None) -> tuple[str, str, str, str]:
-    if name.startswith("counts."):
-        return name, _n(a) if a is not None else "–", _n(b) if b is not None else "–", f"{delta:+g}" if delta is not None else "–"
-    return name, _f(a), _f(b), _signed(delta)
+    if not name.startswith("counts."):
+        return name, _f(a), _f(b), _signed(delta)
+    if a is None or b is None or delta is None:
+        return name, "–" if a is None else _n(a), "–" if b is None else _n(b), "–"
+    return name, _n(a), _n(b), f"{delta:+g}"
 
 
 # --- terminal ------------------------------------------------------------------------------
@@ -443,7 +445,11 @@ def _article_view(
 
 def _environment() -> Environment:
     return Environment(
-        loader=FileSystemLoader(_TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
 
 

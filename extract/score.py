@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -233,10 +233,12 @@ class FieldAgreement:
 
     @property
     def filled(self) -> bool:
+        """Filled on at least one side (both absent is agreement, and no slot)."""
         return self.gold is not None or self.predicted is not None
 
     @property
     def close(self) -> bool:
+        """Lenient-close: enough for a key field of a lenient match."""
         return self.lenient >= CLOSE
 
     def to_json(self) -> dict[str, Any]:
@@ -442,6 +444,7 @@ class Tally:
         return PRF(tp=c, fp=self.slot_predicted - c, fn=self.slot_gold - c)
 
     def counts(self) -> dict[str, int]:
+        """Gold, predicted, matched (lenient), matched strictly, missed and spurious events."""
         return {
             "gold": self.gold,
             "predicted": self.predicted,
@@ -474,6 +477,7 @@ class ArticleResult:
 
     @property
     def matched(self) -> tuple[Pair, ...]:
+        """The lenient matches (strict ones among them)."""
         return tuple(p for p in self.pairs if p.lenient)
 
     @property
@@ -483,11 +487,13 @@ class ArticleResult:
 
     @property
     def missed(self) -> tuple[int, ...]:
+        """Indices of gold events without a lenient match (near misses included)."""
         found = {p.gold_index for p in self.matched}
         return tuple(i for i in range(len(self.gold)) if i not in found)
 
     @property
     def spurious(self) -> tuple[int, ...]:
+        """Indices of predictions without a lenient match (near misses included)."""
         found = {p.pred_index for p in self.matched}
         return tuple(i for i in range(len(self.predicted)) if i not in found)
 
@@ -520,6 +526,7 @@ class ArticleResult:
         return out
 
     def tally(self) -> Tally:
+        """Counts of the whole article."""
         return sum(self.tallies().values(), Tally())
 
     def details_json(self) -> dict[str, Any]:
@@ -555,7 +562,8 @@ class Scores:
     by_type: Mapping[str, Tally]
     by_article: Mapping[str, Tally]
     total: Tally
-    ci95: Mapping[str, Any] = field(default_factory=dict)
+    #: Bootstrap intervals of strict and lenient micro F1, with their settings.
+    ci95: Mapping[str, Any]
 
     @property
     def strict(self) -> PRF:
@@ -705,6 +713,7 @@ class Comparison:
     changes: tuple[ArticleChanges, ...]
 
     def metric(self, name: str) -> MetricDelta:
+        """The figure called ``name``, e.g. ``strict.f1`` or ``counts.missed``."""
         return next(m for m in self.metrics if m.name == name)
 
     def is_regression(self, threshold: float) -> bool:

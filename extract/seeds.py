@@ -176,7 +176,8 @@ def load_text_file(path: Path) -> list[Article]:
 def load_jsonl(path: Path) -> list[Article]:
     """Load ``{"id", "text", "published"?}`` records, one article each (no page splitting)."""
     articles = []
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
+    # split on "\n" only: JSON strings may hold U+2028, U+0085 etc., which splitlines breaks on
+    for n, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -1,0 +1,52 @@
+"""A fake OpenAI-compatible server at the HTTP boundary (httpx.MockTransport)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+Reply = str | Callable[[dict[str, Any]], httpx.Response | str]
+
+
+def completion(content: str, *, prompt_tokens: int = 100, completion_tokens: int = 20) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    }
+
+
+@dataclass
+class FakeServer:
+    """Answers each chat completion with the next reply; records every request body and headers."""
+
+    replies: list[Reply]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[httpx.Headers] = field(default_factory=list)
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.requests.append(body)
+        self.headers.append(request.headers)
+        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
+        if callable(reply):
+            reply = reply(body)
+        if isinstance(reply, httpx.Response):
+            return reply
+        return httpx.Response(200, json=completion(reply))
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler))

@@ -1,0 +1,184 @@
+"""The command line end to end, against a fake OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from extract import cli
+from extract.seeds import load_documents
+from tests.fakes import completion
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+REPO = SEEDS.parent
+
+
+def first_sentence_event(body: dict) -> str:
+    """Answer like a model would: one troop_level event quoting the article's first body sentence."""
+    article = body["messages"][1]["content"]
+    paragraphs = [p for p in article.split("\n\n")[2:] if p.strip()]
+    sentence = re.split(r"(?<=\.)\s", paragraphs[0])[0] if paragraphs else "none"
+    event = {"type": "troop_level", "evidence": sentence, "force": "United States", "count": 100}
+    return json.dumps({"events": [event]})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    calls: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append(body)
+        payload = json.dumps(completion(first_sentence_event(body))).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def fake_server() -> Iterator[tuple[str, list[dict]]]:
+    _Handler.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", _Handler.calls
+    server.shutdown()
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with the real prompts, seeds and gold, and a private cache."""
+    for name in ("prompts", "seeds", "gold"):
+        (tmp_path / name).symlink_to(REPO / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["extract", *args]
+    try:
+        cli.main()
+    except SystemExit as e:
+        code = int(e.code or 0)
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert lines[-1].startswith("error: ")
+    return lines[-1]
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_run_writes_events_and_manifest_then_replays_from_cache(
+    workdir: Path, fake_server: tuple[str, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, calls = fake_server
+    code, out, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "r1")
+    assert code == 0, err
+    articles = load_documents(SEEDS)
+    assert len(calls) == len(articles) == 7
+    lines = (workdir / "r1/events.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["article_id"] for r in records] == sorted(a.id for a in articles)
+    for record in records:
+        assert record["format"] == "extract.events/1" and record["span"]["status"] == "exact"
+        original = Path(record["source"]).read_text()
+        assert original[record["span"]["start"] : record["span"]["end"]] == record["event"]["evidence"]
+    manifest = json.loads((workdir / "r1/run.json").read_text())
+    assert manifest["totals"]["calls"] == 7 and manifest["totals"]["cache_hits"] == 0
+    assert manifest["prompts"]["hash"] and manifest["schema_version"] == "1"
+    assert {"scores.json", "report.md", "report.html"} <= {p.name for p in (workdir / "r1").iterdir()}
+
+    code, out, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "r2")
+    assert code == 0, err
+    assert len(calls) == 7  # nothing new reached the server
+    again = json.loads((workdir / "r2/run.json").read_text())
+    assert again["totals"]["calls"] == 0 and again["totals"]["cache_hits"] == 7
+    assert (workdir / "r2/events.jsonl").read_bytes() == (workdir / "r1/events.jsonl").read_bytes()
+    assert (workdir / "r2/scores.json").read_bytes() == (workdir / "r1/scores.json").read_bytes()
+
+
+def test_offline_on_empty_cache_is_one_clear_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", "--offline", "--replay", "none.jsonl", "--out", "r")
+    assert code == 1
+    line = one_line_error(err)
+    assert "offline and no cached response for article 000_a3c408a06a87a4ae#1" in line
+    assert "without --offline" in line
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file or folder"),
+        (b"", "empty document"),
+        (b"abc\x00def", "binary file"),
+        (b"caf\xe9 au lait", "not UTF-8"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    workdir: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, message: str
+) -> None:
+    doc = workdir / "doc.txt"
+    if content is not None:
+        doc.write_bytes(content)
+    code, out, err = run_cli(capsys, "run", str(doc), "--offline", "--out", "r")
+    assert code == 1
+    assert message in one_line_error(err)
+
+
+def test_unreachable_server_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # pytest-socket refuses the connection before it leaves the process: a closed port, in effect.
+    code, out, err = run_cli(capsys, "run", "--base-url", "http://127.0.0.1:9/v1", "--retries", "0", "--out", "r")
+    assert code == 1
+    assert "cannot reach the model server" in one_line_error(err)
+
+
+def test_contradictory_flags(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", "--offline", "--refresh")
+    assert code == 1
+    assert "contradict" in one_line_error(err)
+
+
+def test_score_and_compare_need_run_folders(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "score", "nowhere")
+    assert code == 1 and "not a run folder" in one_line_error(err)
+    code, _, err = run_cli(capsys, "compare", "a", "b")
+    assert code == 1 and "no scores.json" in one_line_error(err)
+
+
+def test_gold_check_passes_on_the_repository_gold(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "gold", "check")
+    assert code == 0, out + err
+    assert "gold ok: 7 articles" in err
+
+
+def test_cache_stats_export_import_clear(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    snapshot = workdir / "snap.jsonl"
+    code, _, err = run_cli(capsys, "cache", "export", str(snapshot), "--replay", "none.jsonl")
+    assert code == 0 and "exported 0 responses" in err
+    code, out, _ = run_cli(capsys, "cache", "stats", "--replay", "none.jsonl")
+    assert code == 0 and json.loads(out)["entries"] == 0
+    code, _, err = run_cli(capsys, "cache", "import", str(snapshot))
+    assert code == 0 and "imported 0 responses" in err
+    code, _, err = run_cli(capsys, "cache", "clear")
+    assert code == 0 and "removed 0" in err

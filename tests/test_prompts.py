@@ -1,0 +1,122 @@
+"""Prompt templates: loading, content hashes, message order and template errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from extract.errors import InputError
+from extract.prompts import TEMPLATES, PromptSet
+from extract.seeds import Article, load_text_file
+
+ROOT = Path(__file__).resolve().parent.parent
+PROMPTS = ROOT / "prompts"
+
+
+@pytest.fixture(scope="module")
+def article() -> Article:
+    return load_text_file(ROOT / "seeds" / "004_7f677d72774e52bd.txt")[0]
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    target = tmp_path / "prompts"
+    shutil.copytree(PROMPTS, target)
+    return target
+
+
+def test_load_real_prompts() -> None:
+    prompts = PromptSet.load(PROMPTS)
+    assert prompts.directory == PROMPTS
+    assert set(prompts.sources) == set(TEMPLATES)
+    for name in TEMPLATES:
+        assert prompts.sources[name] == (PROMPTS / name).read_text(encoding="utf-8")
+    assert sorted(prompts.hashes) == sorted(TEMPLATES)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", h) for h in prompts.hashes.values())
+
+
+def test_hash_stable_and_16_hex() -> None:
+    first, second = PromptSet.load(PROMPTS), PromptSet.load(PROMPTS)
+    assert re.fullmatch(r"[0-9a-f]{16}", first.hash)
+    assert first.hash == second.hash
+    assert first.hashes == second.hashes
+
+
+def test_hash_same_for_a_copy(copy: Path) -> None:
+    assert PromptSet.load(copy).hash == PromptSet.load(PROMPTS).hash
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
+    original = PromptSet.load(copy)
+    path = copy / name
+    path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    changed = PromptSet.load(copy)
+    assert changed.hash != original.hash
+    assert changed.hashes[name] != original.hashes[name]
+    assert {n: h for n, h in changed.hashes.items() if n != name} == {
+        n: h for n, h in original.hashes.items() if n != name
+    }
+
+
+def test_messages_order_and_content(article: Article) -> None:
+    prompts = PromptSet.load(PROMPTS)
+    messages = prompts.messages(article)
+    assert [m["role"] for m in messages] == ["system", "user", "user"]
+    system, body, instruction = (m["content"] for m in messages)
+    assert system == (PROMPTS / "system.j2").read_text(encoding="utf-8").strip()
+    assert article.text in body
+    assert article.id in body
+    assert "published 2021-01-15" in body
+    assert article.text not in system and article.text not in instruction
+    assert instruction == (PROMPTS / "extract.j2").read_text(encoding="utf-8").strip()
+    assert prompts.messages(article) == messages
+
+
+def test_messages_without_published_date() -> None:
+    article = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
+    body = PromptSet.load(PROMPTS).messages(article)[1]["content"]
+    assert "published" not in body.split("\n")[0]
+    assert body.endswith(article.text)
+
+
+def test_system_prefix_independent_of_article(article: Article) -> None:
+    other = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
+    prompts = PromptSet.load(PROMPTS)
+    assert prompts.messages(article)[0] == prompts.messages(other)[0]
+
+
+def test_missing_template(copy: Path) -> None:
+    (copy / "article.j2").unlink()
+    with pytest.raises(InputError, match="cannot read prompt template") as info:
+        PromptSet.load(copy)
+    assert str(copy / "article.j2") in str(info.value)
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read prompt template"):
+        PromptSet.load(tmp_path / "nowhere")
+
+
+def test_undefined_variable(copy: Path, article: Article) -> None:
+    (copy / "extract.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
+    prompts = PromptSet.load(copy)
+    with pytest.raises(InputError, match="template error") as info:
+        prompts.messages(article)
+    assert "nonexistent_variable" in str(info.value)
+    assert str(copy / "extract.j2") in str(info.value)
+
+
+def test_undefined_attribute(copy: Path, article: Article) -> None:
+    (copy / "article.j2").write_text("{{ article.no_such_field }}", encoding="utf-8")
+    with pytest.raises(InputError, match="template error"):
+        PromptSet.load(copy).messages(article)
+
+
+def test_syntax_error(copy: Path, article: Article) -> None:
+    (copy / "system.j2").write_text("{% if %}", encoding="utf-8")
+    with pytest.raises(InputError, match="template error"):
+        PromptSet.load(copy).messages(article)
