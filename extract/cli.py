@@ -28,7 +28,7 @@ from extract.gold import Aliases, check_gold, load_gold
 from extract.llm import LLMClient
 from extract.pipeline import ArticleOutcome, manifest, run_articles, write_events
 from extract.prompts import PromptSet
-from extract.schema import SCHEMA_VERSION
+from extract.schema import EVENT_TYPES, SCHEMA_VERSION
 from extract.seeds import load_documents
 from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
@@ -163,19 +163,29 @@ def run(
     cache = _make_cache(config, replay)
     identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
     started, wall = datetime.now(timezone.utc), time.monotonic()
+    alias_table = Aliases.load(aliases) if aliases.exists() else None
     with _progress() as bar, _endpoint(config, bar) as endpoint:
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
-        task = bar.add_task(f"extracting {len(articles)} articles", total=len(articles))
+        passes = len(articles) * len(EVENT_TYPES)
+        task = bar.add_task(f"{len(articles)} articles × {len(EVENT_TYPES)} passes", total=passes)
 
         def done(o: ArticleOutcome) -> None:
-            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} call(s), {o.seconds:.0f}s"
-            flag = "" if o.status == "ok" else f" [red]FAILED: {o.error}[/red]"
+            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
+            flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
             bar.console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
-            bar.advance(task)
 
-        outcomes = run_articles(articles, client=client, prompts=prompts, concurrency=config.concurrency, on_done=done)
+        outcomes = run_articles(
+            articles,
+            client=client,
+            prompts=prompts,
+            aliases=alias_table,
+            concurrency=config.concurrency,
+            on_pass=lambda _: bar.advance(task),
+            on_done=done,
+        )
     cache.close()
     n_events = write_events(run_dir / "events.jsonl", outcomes)
+    write_events(run_dir / "rejected.jsonl", outcomes, rejected=True)
     info = {
         "package_version": _package_version(),
         "input": str(input),
@@ -189,11 +199,12 @@ def run(
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     totals = record["totals"]
     console.print(
-        f"{n_events} events from {totals['articles']} articles ({totals['failed']} failed); "
+        f"{n_events} events from {totals['articles']} articles ({totals['failed']} failed, "
+        f"{totals['failed_passes']} failed passes, {totals['rejected_ungrounded']} ungrounded events rejected); "
         f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
     )
     _score_into(run_dir, gold=gold, aliases=aliases)
-    if totals["failed"]:
+    if totals["failed"] or totals["partial"]:
         raise typer.Exit(2)
 
 

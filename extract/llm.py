@@ -217,15 +217,24 @@ class LLMClient:
         article_id: str,
         prompt_hash: str,
         label: str = "extract",
+        prompt_model: type[BaseModel] | None = None,
     ) -> Result[T]:
         """One validated ``response_model`` for ``messages``, reasking on invalid output.
 
+        ``prompt_model`` (JSON modes only) is the schema instructor shows in the prompt, while
+        the response format still constrains the answer to ``response_model``: passes that
+        ask for different types then share one prompt prefix the server evaluates once.
         Every response is cached with its validation outcome, invalid ones included, so a
         replay retraces the same reasks.
         """
         prepared, kwargs = instructor.handle_response_model(
             response_model, mode=self.mode, messages=copy.deepcopy(messages)
         )
+        if prompt_model is not None and self.mode in (instructor.Mode.JSON, instructor.Mode.JSON_SCHEMA):
+            _, shown = instructor.handle_response_model(
+                prompt_model, mode=self.mode, messages=copy.deepcopy(messages)
+            )
+            kwargs["messages"] = shown["messages"]
         usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
             body = self._request(kwargs)

@@ -1,4 +1,10 @@
-"""Extract events from articles: prompt, call (cached), validate, align evidence, write the run."""
+"""Extract events from articles: one cached pass per event type, then grounding and normalization.
+
+Each pass asks for a single event type, and the grammar holds the answer to that type, but
+every pass shows the model the same prompt prefix (rules, the full schema, the article), so
+the server evaluates the schema once per run and each article once. Events whose evidence cannot
+be found in the article are rejected (and written to rejected.jsonl), never silently kept.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,9 @@ from extract.cache import canonical_json
 from extract.errors import CacheMissError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
 from extract.prompts import PromptSet
-from extract.schema import SCHEMA_VERSION, Event, Extraction
+from extract.gold import Aliases
+from extract.normalize import canonicalize
+from extract.schema import EVENT_TYPES, SCHEMA_VERSION, Event, Extraction, events_model
 from extract.seeds import Article
 
 EVENTS_FORMAT = "extract.events/1"
@@ -43,58 +51,93 @@ class EventRecord:
 
 @dataclass
 class ArticleOutcome:
-    """What happened to one article: its events, or why it failed."""
+    """What happened to one article: its events, what was rejected, and which passes failed."""
 
     article_id: str
-    status: str = "ok"
     events: list[EventRecord] = field(default_factory=list)
+    rejected: list[EventRecord] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
-    error: str | None = None
+    errors: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
 
+    @property
+    def status(self) -> str:
+        if not self.errors:
+            return "ok"
+        return "failed" if len(self.errors) == len(EVENT_TYPES) else "partial"
+
     def to_json(self) -> dict[str, Any]:
-        grounded = sum(r.span.status == "exact" for r in self.events)
         return {
             "status": self.status,
             "events": len(self.events),
-            "grounded_exact": grounded,
-            "not_found": sum(r.span.status == "not_found" for r in self.events),
+            "grounded_exact": sum(r.span.status == "exact" for r in self.events),
+            "rejected_ungrounded": len(self.rejected),
             "usage": self.usage.to_json(),
             "seconds": round(self.seconds, 3),
-            "error": self.error,
+            "errors": self.errors,
             "cache_keys": self.keys,
         }
 
 
-def ground(article: Article, events: Sequence[Event]) -> list[EventRecord]:
-    """Align each event's evidence to the article and drop exact duplicates (first one wins)."""
-    records, seen = [], set()
+def ground(
+    article: Article, events: Sequence[Event], *, aliases: Aliases | None = None
+) -> tuple[list[EventRecord], list[EventRecord]]:
+    """Align, repair and canonicalize events; return (kept, rejected as ungrounded).
+
+    A quote found only approximately is replaced by the article's own words; exact
+    duplicates (after normalization) are dropped, the first one wins.
+    """
+    kept, rejected, seen = [], [], set()
     for event in events:
+        span = align(event.evidence, article)
+        if span.status in ("normalized", "fuzzy") and span.start is not None:
+            event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
+        if aliases is not None:
+            event = canonicalize(event, aliases)
         fingerprint = canonical_json(event.model_dump(mode="json"))
         if fingerprint in seen:
             continue
         seen.add(fingerprint)
-        records.append(EventRecord(article.id, event, align(event.evidence, article), article.source))
-    return records
+        record = EventRecord(article.id, event, span, article.source)
+        (rejected if span.status == "not_found" else kept).append(record)
+    return kept, rejected
 
 
-def extract_article(article: Article, *, client: LLMClient, prompts: PromptSet) -> ArticleOutcome:
-    """Run the extraction prompt on one article. Model failures become a failed outcome."""
+def extract_article(
+    article: Article,
+    *,
+    client: LLMClient,
+    prompts: PromptSet,
+    aliases: Aliases | None = None,
+    on_pass: Callable[[str], None] | None = None,
+) -> ArticleOutcome:
+    """Run one pass per event type over an article; a failed pass is recorded, the others go on."""
     started = time.monotonic()
     outcome = ArticleOutcome(article.id)
-    try:
-        result = client.extract(
-            Extraction, messages=prompts.messages(article), article_id=article.id, prompt_hash=prompts.hash
-        )
-    except (CacheMissError, ServerUnreachableError):
-        raise  # nothing else can succeed either: stop the run
-    except LLMError as e:
-        outcome.status, outcome.error = "failed", str(e)
-        outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))
-    else:
-        outcome.events = ground(article, result.value.events)
-        outcome.usage, outcome.keys = result.usage, result.keys
+    events: list[Event] = []
+    for event_type in EVENT_TYPES:
+        try:
+            result = client.extract(
+                events_model(event_type),
+                messages=prompts.messages(article, event_type=event_type),
+                article_id=article.id,
+                prompt_hash=prompts.hash,
+                label=event_type,
+                prompt_model=Extraction,
+            )
+        except (CacheMissError, ServerUnreachableError):
+            raise  # nothing else can succeed either: stop the run
+        except LLMError as e:
+            outcome.errors.append(f"{event_type}: {e}")
+            outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))
+        else:
+            events.extend(result.value.events)  # type: ignore[attr-defined]
+            outcome.usage.add(result.usage)
+            outcome.keys.extend(result.keys)
+        if on_pass:
+            on_pass(event_type)
+    outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -104,13 +147,18 @@ def run_articles(
     *,
     client: LLMClient,
     prompts: PromptSet,
+    aliases: Aliases | None = None,
     concurrency: int = 1,
+    on_pass: Callable[[str], None] | None = None,
     on_done: Callable[[ArticleOutcome], None] | None = None,
 ) -> list[ArticleOutcome]:
     """Extract every article with bounded concurrency; outcomes come back in article order."""
     outcomes: dict[str, ArticleOutcome] = {}
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(extract_article, a, client=client, prompts=prompts) for a in articles]
+        futures = [
+            pool.submit(extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+            for a in articles
+        ]
         try:
             for future in as_completed(futures):
                 outcome = future.result()
@@ -124,12 +172,12 @@ def run_articles(
     return [outcomes[a.id] for a in articles]
 
 
-def write_events(path: Path, outcomes: Sequence[ArticleOutcome]) -> int:
-    """Write events.jsonl: sorted by article, then in the model's order; returns the count."""
+def write_events(path: Path, outcomes: Sequence[ArticleOutcome], *, rejected: bool = False) -> int:
+    """Write events.jsonl (or rejected.jsonl): by article, then pass order; returns the count."""
     lines = [
         json.dumps(r.to_json(), sort_keys=True, ensure_ascii=False)
         for o in sorted(outcomes, key=lambda o: o.article_id)
-        for r in o.events
+        for r in (o.rejected if rejected else o.events)
     ]
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return len(lines)
@@ -150,8 +198,11 @@ def manifest(
         "totals": {
             **total.to_json(),
             "articles": len(outcomes),
-            "failed": sum(o.status != "ok" for o in outcomes),
+            "failed": sum(o.status == "failed" for o in outcomes),
+            "partial": sum(o.status == "partial" for o in outcomes),
             "events": sum(len(o.events) for o in outcomes),
+            "rejected_ungrounded": sum(len(o.rejected) for o in outcomes),
+            "failed_passes": sum(len(o.errors) for o in outcomes),
             "cache_misses": total.calls,
             "seconds": round(seconds, 3),
         },

@@ -1,7 +1,8 @@
 """Prompt templates: files in ``prompts/``, rendered with Jinja2 and versioned by content hash.
 
-The message order is fixed so a server's prefix cache can reuse work: the static system
-prompt (and the schema instructor appends to it) first, then the article, then the question.
+The message order is fixed so a server's prefix cache can reuse work: the static rules
+(and the schema instructor appends to them) first, identical for every call of a run;
+then the article, identical for every pass over it; then the pass's question.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import jinja2
 from extract.errors import InputError
 from extract.seeds import Article
 
-TEMPLATES = ("system.j2", "article.j2", "extract.j2")
+from extract.schema import EVENT_TYPES
+
+TEMPLATES = ("system.j2", "article.j2", "pass.j2", *(f"types/{t}.j2" for t in EVENT_TYPES))
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,18 @@ class PromptSet:
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
     def render(self, name: str, **context: object) -> str:
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+        env = jinja2.Environment(
+            loader=jinja2.DictLoader(self.sources), undefined=jinja2.StrictUndefined, autoescape=False
+        )
         try:
-            return env.from_string(self.sources[name]).render(**context).strip()
+            return env.get_template(name).render(**context).strip()
         except jinja2.TemplateError as e:
             raise InputError(f"template error: {e}", path=str(self.directory / name)) from e
 
-    def messages(self, article: Article) -> list[dict[str, str]]:
-        """Chat messages for one article: stable prefix (system, article), then the instruction."""
+    def messages(self, article: Article, *, event_type: str) -> list[dict[str, str]]:
+        """Chat messages for one pass: rules, article (a stable prefix), then the question."""
         return [
             {"role": "system", "content": self.render("system.j2")},
             {"role": "user", "content": self.render("article.j2", article=article)},
-            {"role": "user", "content": self.render("extract.j2", article=article)},
+            {"role": "user", "content": self.render("pass.j2", event_type=event_type)},
         ]

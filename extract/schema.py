@@ -6,9 +6,10 @@ JSON Schema works with grammar-constrained decoding (llama.cpp turns it into a g
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 SCHEMA_VERSION = "1"
 
@@ -199,6 +200,17 @@ class Extraction(_Closed):
     """What the model returns for one article: all the events it found."""
 
     events: list[Event]
+
+
+@functools.cache
+def events_model(event_type: str) -> type[BaseModel]:
+    """A ``{"events": [...]}`` model holding one event type: a small schema for one pass."""
+    cls = EVENT_CLASS_BY_TYPE[event_type]
+    return create_model(
+        f"{cls.__name__}Events",
+        __config__=ConfigDict(extra="forbid"),
+        events=(list[cls], ...),  # type: ignore[valid-type]
+    )
 
 
 def parse_event(data: object) -> Event:

@@ -70,7 +70,7 @@ def read_events(path: Path) -> dict[str, list[Event]]:
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
     events: dict[str, list[Event]] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
+    for n, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -64,7 +64,7 @@ def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
 
 def test_messages_order_and_content(article: Article) -> None:
     prompts = PromptSet.load(PROMPTS)
-    messages = prompts.messages(article)
+    messages = prompts.messages(article, event_type="attack")
     assert [m["role"] for m in messages] == ["system", "user", "user"]
     system, body, instruction = (m["content"] for m in messages)
     assert system == (PROMPTS / "system.j2").read_text(encoding="utf-8").strip()
@@ -72,13 +72,16 @@ def test_messages_order_and_content(article: Article) -> None:
     assert article.id in body
     assert "published 2021-01-15" in body
     assert article.text not in system and article.text not in instruction
-    assert instruction == (PROMPTS / "extract.j2").read_text(encoding="utf-8").strip()
-    assert prompts.messages(article) == messages
+    assert "list every attack event" in instruction
+    assert (PROMPTS / "types/attack.j2").read_text(encoding="utf-8").strip() in instruction
+    assert prompts.messages(article, event_type="attack") == messages
+    other = prompts.messages(article, event_type="troop_level")
+    assert other[:2] == messages[:2] and other[2] != messages[2]  # only the question varies
 
 
 def test_messages_without_published_date() -> None:
     article = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
-    body = PromptSet.load(PROMPTS).messages(article)[1]["content"]
+    body = PromptSet.load(PROMPTS).messages(article, event_type="attack")[1]["content"]
     assert "published" not in body.split("\n")[0]
     assert body.endswith(article.text)
 
@@ -86,7 +89,7 @@ def test_messages_without_published_date() -> None:
 def test_system_prefix_independent_of_article(article: Article) -> None:
     other = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
     prompts = PromptSet.load(PROMPTS)
-    assert prompts.messages(article)[0] == prompts.messages(other)[0]
+    assert prompts.messages(article, event_type="attack")[0] == prompts.messages(other, event_type="attack")[0]
 
 
 def test_missing_template(copy: Path) -> None:
@@ -102,21 +105,21 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 
 def test_undefined_variable(copy: Path, article: Article) -> None:
-    (copy / "extract.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
+    (copy / "pass.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
     prompts = PromptSet.load(copy)
     with pytest.raises(InputError, match="template error") as info:
-        prompts.messages(article)
+        prompts.messages(article, event_type="attack")
     assert "nonexistent_variable" in str(info.value)
-    assert str(copy / "extract.j2") in str(info.value)
+    assert str(copy / "pass.j2") in str(info.value)
 
 
 def test_undefined_attribute(copy: Path, article: Article) -> None:
     (copy / "article.j2").write_text("{{ article.no_such_field }}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        PromptSet.load(copy).messages(article)
+        PromptSet.load(copy).messages(article, event_type="attack")
 
 
 def test_syntax_error(copy: Path, article: Article) -> None:
     (copy / "system.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        PromptSet.load(copy).messages(article)
+        PromptSet.load(copy).messages(article, event_type="attack")
