@@ -16,7 +16,7 @@ import jinja2
 from extract.errors import InputError
 from extract.seeds import Article
 
-from extract.schema import EVENT_TYPES
+from extract.schema import EVENT_TYPES, answer_shape
 
 TEMPLATES = ("system.j2", "article.j2", "pass.j2", *(f"types/{t}.j2" for t in EVENT_TYPES))
 
@@ -64,5 +64,5 @@ class PromptSet:
         return [
             {"role": "system", "content": self.render("system.j2")},
             {"role": "user", "content": self.render("article.j2", article=article)},
-            {"role": "user", "content": self.render("pass.j2", event_type=event_type)},
+            {"role": "user", "content": self.render("pass.j2", event_type=event_type, shape=answer_shape(event_type))},
         ]

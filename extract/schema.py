@@ -213,6 +213,36 @@ def events_model(event_type: str) -> type[BaseModel]:
     )
 
 
+def _placeholder(name: str, annotation: object) -> str:
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    nullable = len(args) < len(getattr(annotation, "__args__", ())) or name in ("date", "location")
+    inner = args[0] if len(args) == 1 else annotation
+    if getattr(inner, "__origin__", None) is Literal:
+        text = '"' + "|".join(inner.__args__) + '"'
+    elif inner is int:
+        text = "<integer>"
+    elif inner is Location or name == "location":
+        text = '{"country": "<country>", "place": "<place or null>"}'
+    elif getattr(inner, "__origin__", None) is list:
+        text = '["<name>", ...]'
+    elif name in ("date", "period_start", "period_end"):
+        text = '"<YYYY, YYYY-MM or YYYY-MM-DD>"'
+    else:
+        text = f'"<{name}>"'
+    return f"{text} or null" if nullable else text
+
+
+@functools.cache
+def answer_shape(event_type: str) -> str:
+    """A one-line picture of the answer for one type: cheaper for a small model than a JSON Schema."""
+    cls = EVENT_CLASS_BY_TYPE[event_type]
+    parts = [f'"type": "{event_type}"', '"evidence": "<exact quote>"']
+    for name, info in cls.model_fields.items():
+        if name not in ("type", "evidence"):
+            parts.append(f'"{name}": {_placeholder(name, info.annotation)}')
+    return '{"events": [{' + ", ".join(parts) + "}, ...]}"
+
+
 def parse_event(data: object) -> Event:
     """Validate one event dict (raises pydantic.ValidationError)."""
     return EVENT_ADAPTER.validate_python(data)

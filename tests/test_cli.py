@@ -23,7 +23,7 @@ REPO = SEEDS.parent
 
 def first_sentence_event(body: dict) -> str:
     """Answer like a model would: in the troop_level pass, one event quoting the first body sentence."""
-    if "list every troop_level event" not in body["messages"][-1]["content"]:
+    if "find every troop_level event" not in body["messages"][-1]["content"]:
         return json.dumps({"events": []})
     article = body["messages"][1]["content"]
     paragraphs = [p for p in article.split("\n\n")[2:] if p.strip()]

@@ -10,6 +10,7 @@ import pytest
 
 from extract.errors import InputError
 from extract.prompts import TEMPLATES, PromptSet
+from extract.schema import answer_shape
 from extract.seeds import Article, load_text_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def test_messages_order_and_content(article: Article) -> None:
     assert article.id in body
     assert "published 2021-01-15" in body
     assert article.text not in system and article.text not in instruction
-    assert "list every attack event" in instruction
+    assert "find every attack event" in instruction and answer_shape("attack") in instruction
     assert (PROMPTS / "types/attack.j2").read_text(encoding="utf-8").strip() in instruction
     assert prompts.messages(article, event_type="attack") == messages
     other = prompts.messages(article, event_type="troop_level")
