@@ -19,7 +19,15 @@ from typing import Annotated, Optional
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from extract.cache import ResponseCache
 from extract.config import Config, GenerationParams, load_config
@@ -61,7 +69,22 @@ def _progress(**columns: bool) -> Progress:
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not console.is_terminal,  # logs get the per-article lines only
     )
+
+
+def _assemble(config: Config, bar: Progress) -> Path:
+    """The embedded model's GGUF, assembled on first use with a progress bar."""
+    task: TaskID | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            console.print(f"assembling the embedded model into {config.model_dir} (once)")
+            task = bar.add_task("assembling model", total=total)
+        bar.update(task, completed=done)
+
+    return ensure_model(config.model_dir, progress=progress)
 
 
 @contextlib.contextmanager
@@ -74,10 +97,8 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
 
     def start() -> str:
         nonlocal server
-        task = bar.add_task("assembling model", total=None)
-        path = ensure_model(config.model_dir, progress=lambda d, t: bar.update(task, completed=d, total=t))
-        bar.update(task, visible=False)
-        bar.console.print("[dim]starting the embedded llama.cpp server…[/dim]")
+        path = _assemble(config, bar)
+        console.print("[dim]starting the embedded llama.cpp server…[/dim]")
         server = EmbeddedServer(path, n_ctx=config.n_ctx, threads=config.server_threads)
         server.start()
         return server.base_url
@@ -168,11 +189,12 @@ def run(
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
         passes = len(articles) * len(EVENT_TYPES)
         task = bar.add_task(f"{len(articles)} articles × {len(EVENT_TYPES)} passes", total=passes)
+        console.print(f"extracting {len(articles)} articles, {len(EVENT_TYPES)} passes each, into {run_dir}")
 
         def done(o: ArticleOutcome) -> None:
             note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
             flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
-            bar.console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
+            console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
 
         outcomes = run_articles(
             articles,
@@ -253,8 +275,7 @@ def serve(
     """Run the embedded model's OpenAI-compatible server in the foreground until Ctrl-C."""
     config = load_config()
     with _progress(bytes=True) as bar:
-        task = bar.add_task("assembling model", total=None)
-        path = ensure_model(config.model_dir, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        path = _assemble(config, bar)
     with EmbeddedServer(path, port=port, n_ctx=config.n_ctx, threads=config.server_threads) as server:
         console.print(f"serving {config.model} at {server.base_url} (Ctrl-C to stop)")
         try:

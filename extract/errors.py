@@ -30,11 +30,12 @@ class ModelUnavailableError(ExtractError):
 class CacheMissError(ExtractError):
     """``--offline`` and the response is not cached."""
 
-    def __init__(self, message: str, *, article_id: str, prompt: str, model: str) -> None:
+    def __init__(self, message: str, *, article_id: str, prompt: str, model: str, key: str) -> None:
         super().__init__(message)
         self.article_id = article_id
         self.prompt = prompt
         self.model = model
+        self.key = key
 
 
 class LLMError(ExtractError):

@@ -183,12 +183,13 @@ class LLMClient:
             return response, True
         if self.config.cache_policy == "offline":
             raise CacheMissError(
-                f"offline and no cached response for article {article_id} ({label}, prompts "
-                f"{prompt_hash}, model {self.config.model}); record it by running without --offline, "
-                "or import a snapshot with `extract cache import`",
+                f"offline and no cached response for article {article_id} (pass {label}, prompts "
+                f"{prompt_hash}, model {self.config.model}, key {key[:12]}); record it by running "
+                "without --offline, or import a snapshot with `extract cache import`",
                 article_id=article_id,
                 prompt=prompt_hash,
                 model=self.config.model,
+                key=key,
             )
         response, seconds = self._call(body, article_id=article_id)
         usage.calls += 1

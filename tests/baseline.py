@@ -1,0 +1,25 @@
+"""Write tests/baseline_scores.json from a scored run: `python -m tests.baseline RUN_DIR`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+BASELINE = Path(__file__).resolve().parent / "baseline_scores.json"
+
+
+def summarize(scores: dict) -> dict:
+    """The figures the regression suite pins: overall P/R/F1, lenient F1 per type, and counts."""
+    return {
+        "format": "extract.baseline/1",
+        **{level: {m: scores[level][m] for m in ("precision", "recall", "f1")} for level in ("strict", "lenient", "slots")},
+        "by_type": {t: {"lenient_f1": v["lenient"]["f1"]} for t, v in sorted(scores["by_type"].items())},
+        "counts": scores["counts"],
+    }
+
+
+if __name__ == "__main__":
+    scores = json.loads((Path(sys.argv[1]) / "scores.json").read_text(encoding="utf-8"))
+    BASELINE.write_text(json.dumps(summarize(scores), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {BASELINE}")

@@ -1,0 +1,139 @@
+"""Offline regression suite: replay the recorded real model responses through the whole pipeline.
+
+Seeds -> prompts -> recorded responses -> validation -> grounding -> scoring must reproduce the
+committed events and baseline scores. The network is blocked (pytest-socket), so a request
+that is not in the recording fails loudly instead of calling a model.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from extract import cli
+
+REPO = Path(__file__).resolve().parent.parent
+RECORDINGS = REPO / "tests" / "recordings"
+SNAPSHOT = RECORDINGS / "responses.jsonl"
+RECORDED_EVENTS = RECORDINGS / "events.jsonl"
+BASELINE = REPO / "tests" / "baseline_scores.json"
+#: Scores are computed from identical inputs, so they must match exactly; the tolerance only
+#: absorbs float formatting.
+TOLERANCE = 1e-4
+RERECORD = (
+    "the prompts, the schema or the generation parameters changed without re-recording. "
+    "Re-record with the embedded model: `extract run --refresh --out runs/record && "
+    "extract cache export tests/recordings/responses.jsonl --run runs/record && "
+    "cp runs/record/events.jsonl tests/recordings/ && python -m tests.baseline runs/record`"
+)
+
+
+def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], out: str) -> Path:
+    """``extract run --offline`` from a fresh, empty cache: every response comes from the snapshot."""
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
+    run_dir = tmp_path / out
+    monkeypatch.setattr(sys, "argv", ["extract", "run", "--offline", "--replay", str(SNAPSHOT), "--out", str(run_dir)])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err
+    if exit_info.value.code == 1 and "offline and no cached response" in err:
+        pytest.fail(f"{err.strip().splitlines()[-1]}\n{RERECORD}")
+    assert exit_info.value.code in (0, 2), err  # 2: the recording itself holds failed passes
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def baseline() -> dict:
+    return json.loads(BASELINE.read_text(encoding="utf-8"))
+
+
+def test_replay_reproduces_recorded_events_and_baseline_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], baseline: dict
+) -> None:
+    run_dir = replay(tmp_path, monkeypatch, capsys, "r1")
+    manifest = json.loads((run_dir / "run.json").read_text())
+    assert manifest["totals"]["calls"] == 0, "an offline replay made model calls"
+    assert manifest["totals"]["cache_hits"] > 0
+    assert (run_dir / "events.jsonl").read_text() == RECORDED_EVENTS.read_text(), (
+        "replayed events differ from tests/recordings/events.jsonl: " + RERECORD
+    )
+    scores = json.loads((run_dir / "scores.json").read_text())
+    for level in ("strict", "lenient", "slots"):
+        for metric in ("precision", "recall", "f1"):
+            assert scores[level][metric] == pytest.approx(baseline[level][metric], abs=TOLERANCE), (level, metric)
+    for event_type, figures in baseline["by_type"].items():
+        assert scores["by_type"][event_type]["lenient"]["f1"] == pytest.approx(figures["lenient_f1"], abs=TOLERANCE)
+    assert scores["counts"] == baseline["counts"]
+
+
+def test_replay_is_byte_for_byte_repeatable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = replay(tmp_path, monkeypatch, capsys, "a")
+    second = replay(tmp_path, monkeypatch, capsys, "b")
+    for name in ("events.jsonl", "scores.json", "report.md", "report.html"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_snapshot_is_sorted_secret_free_and_records_the_embedded_model() -> None:
+    lines = SNAPSHOT.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["key"] for r in records] == sorted(r["key"] for r in records)
+    assert all(r["format"] == "extract.response/1" for r in records)
+    assert {r["request"]["model"] for r in records} == {
+        "gguf-sha256:cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    }
+    assert {r["request"]["params"]["temperature"] for r in records} == {0.0}
+    text = SNAPSHOT.read_text(encoding="utf-8").lower()
+    assert "authorization" not in text and "bearer" not in text and "api_key" not in text
+
+
+def test_a_changed_prompt_fails_with_the_missing_key_and_how_to_rerecord(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for path in (REPO / "prompts").rglob("*.j2"):
+        target = prompts / path.relative_to(REPO / "prompts")
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    (prompts / "pass.j2").write_text((prompts / "pass.j2").read_text() + "\nBe brief.", encoding="utf-8")
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    args = ["run", "--offline", "--replay", str(SNAPSHOT), "--prompts", str(prompts), "--out", str(tmp_path / "r")]
+    monkeypatch.setattr(sys, "argv", ["extract", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert "offline and no cached response for article" in err and "key " in err and "extract cache import" in err
+
+
+@pytest.mark.live
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs the real embedded model (minutes on 2 cores): `pytest -m live`."""
+    from extract.cache import ResponseCache
+    from extract.config import load_config
+    from extract.llm import LLMClient
+    from extract.pipeline import extract_article
+    from extract.prompts import PromptSet
+    from extract.seeds import load_documents
+    from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
+
+    config = load_config(cache_dir=tmp_path / "cache")
+    article = next(a for a in load_documents(REPO / "seeds") if a.id == "001_2dcd82ee068addd3#2")
+    with EmbeddedServer(ensure_model(config.model_dir), n_ctx=config.n_ctx) as server:
+        client = LLMClient(
+            config, cache=ResponseCache(config.cache_dir), endpoint=lambda: server.base_url, model_identity=MODEL_IDENTITY
+        )
+        outcome = extract_article(article, client=client, prompts=PromptSet.load(REPO / "prompts"))
+    assert outcome.status == "ok", outcome.errors
+    assert outcome.usage.calls > 0
+    assert outcome.events, "the model found no event in an article about a death toll"
