@@ -15,6 +15,7 @@ from typing import Any
 import diskcache
 
 from extract.errors import InputError
+from extract.files import read_jsonl
 
 RECORD_FORMAT = "extract.response/1"
 
@@ -32,26 +33,15 @@ def cache_key(parts: Mapping[str, Any]) -> str:
 def read_snapshot(path: Path) -> dict[str, dict[str, Any]]:
     """Load a JSONL snapshot; a truncated or corrupt line is an error naming that line."""
     records: dict[str, dict[str, Any]] = {}
-    try:
-        # split on "\n" only: JSON strings may hold U+2028, U+0085 etc., which splitlines breaks on
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read snapshot: {e}", path=str(path)) from e
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"corrupt snapshot line ({e.msg})", path=str(path), line=n) from e
-        if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT or "key" not in record:
+    for n, record in read_jsonl(path):
+        if record.get("format") != RECORD_FORMAT or "key" not in record:
             raise InputError(f"not a {RECORD_FORMAT} record", path=str(path), line=n)
         records[record["key"]] = record
     return records
 
 
 class ResponseCache:
-    """Writable diskcache directory, read after any number of read-only snapshot layers."""
+    """A writable diskcache directory over any number of read-only snapshot layers."""
 
     def __init__(self, directory: Path, *, snapshots: Sequence[Path] = ()) -> None:
         self.directory = directory
@@ -66,11 +56,14 @@ class ResponseCache:
         return self._store
 
     def get(self, key: str) -> dict[str, Any] | None:
+        """The writable store first (so a --refresh wins), then the snapshots in order."""
+        record = self.store.get(key)
+        if record is not None:
+            return json.loads(record)
         for layer in self._layers:
             if key in layer:
                 return layer[key]
-        record = self.store.get(key)
-        return json.loads(record) if record is not None else None
+        return None
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         self.store.set(key, canonical_json({**record, "format": RECORD_FORMAT, "key": key}))
@@ -78,10 +71,10 @@ class ResponseCache:
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record of the writable store and the snapshots, each key once, sorted by key."""
         merged: dict[str, dict[str, Any]] = {}
-        for key in self.store.iterkeys():
-            merged[key] = json.loads(self.store[key])
         for layer in reversed(self._layers):
             merged.update(layer)
+        for key in self.store.iterkeys():
+            merged[key] = json.loads(self.store[key])
         for key in sorted(merged):
             yield merged[key]
 

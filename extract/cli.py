@@ -110,8 +110,25 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
             server.stop()
 
 
-def _make_cache(config: Config, replay: list[Path]) -> ResponseCache:
-    return ResponseCache(config.cache_dir, snapshots=[p for p in replay if p.exists()])
+ReplayOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(help=f"Read-only snapshot(s) of recorded responses [default: {DEFAULT_SNAPSHOT}, if present]."),
+]
+NoReplayOption = Annotated[bool, typer.Option("--no-replay", help="Use no snapshot, only the cache.")]
+
+
+def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = False) -> ResponseCache:
+    """The response cache, layered over the given snapshots (or the repository's recording)."""
+    if no_replay:
+        snapshots = []
+    elif not replay:
+        snapshots = [DEFAULT_SNAPSHOT] if DEFAULT_SNAPSHOT.is_file() else []
+    else:
+        missing = [str(p) for p in replay if not p.is_file()]
+        if missing:
+            raise ConfigError(f"no snapshot at {', '.join(missing)}")
+        snapshots = replay
+    return ResponseCache(config.cache_dir, snapshots=snapshots)
 
 
 def _score_into(run_dir: Path, *, gold: Path, aliases: Path) -> None:
@@ -160,7 +177,8 @@ def run(
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
     max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
-    replay: Annotated[list[Path], typer.Option(help="Read-only snapshot(s) of recorded responses.")] = [DEFAULT_SNAPSHOT],  # noqa: B006
+    replay: ReplayOption = None,
+    no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD,
     aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES,
 ) -> None:
@@ -181,7 +199,7 @@ def run(
     prompts = PromptSet.load(prompts_dir)
     run_dir = out_dir or Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prompts.hash[:8]}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    cache = _make_cache(config, replay)
+    cache = _make_cache(config, replay, no_replay=no_replay)
     identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
     started, wall = datetime.now(timezone.utc), time.monotonic()
     alias_table = Aliases.load(aliases) if aliases.exists() else None
@@ -286,10 +304,9 @@ def serve(
 
 
 @cache_app.command("stats")
-def cache_stats(replay: Annotated[list[Path], typer.Option()] = [DEFAULT_SNAPSHOT]) -> None:  # noqa: B006
+def cache_stats(replay: ReplayOption = None, no_replay: NoReplayOption = False) -> None:
     """Entries and size of the cache and its snapshots."""
-    config = load_config()
-    out.print_json(json.dumps(_make_cache(config, replay).stats()))
+    out.print_json(json.dumps(_make_cache(load_config(), replay, no_replay=no_replay).stats()))
 
 
 @cache_app.command("clear")
@@ -303,14 +320,15 @@ def cache_clear() -> None:
 def cache_export(
     path: Annotated[Path, typer.Argument(help="JSONL snapshot to write.")],
     run_dir: Annotated[Optional[Path], typer.Option("--run", help="Only the responses this run used.")] = None,
-    replay: Annotated[list[Path], typer.Option()] = [DEFAULT_SNAPSHOT],  # noqa: B006
+    replay: ReplayOption = None,
+    no_replay: NoReplayOption = False,
 ) -> None:
     """Write cached responses to a sorted, diff-friendly JSONL snapshot."""
     keys = None
     if run_dir is not None:
         record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         keys = {k for a in record["articles"].values() for k in a["cache_keys"]}
-    n = _make_cache(load_config(), replay).export(path, keys=keys)
+    n = _make_cache(load_config(), replay, no_replay=no_replay).export(path, keys=keys)
     console.print(f"exported {n} responses to {path}")
 
 

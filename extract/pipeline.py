@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from extract.align import Span, align
 from extract.cache import canonical_json
 from extract.errors import CacheMissError, LLMError, ServerUnreachableError
@@ -111,6 +113,7 @@ def extract_article(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
+    prompt_model: type[BaseModel] = Extraction,
 ) -> ArticleOutcome:
     """Run one pass per event type over an article; a failed pass is recorded, the others go on."""
     started = time.monotonic()
@@ -124,7 +127,7 @@ def extract_article(
                 article_id=article.id,
                 prompt_hash=prompts.hash,
                 label=event_type,
-                prompt_model=Extraction,
+                prompt_model=prompt_model,
             )
         except (CacheMissError, ServerUnreachableError):
             raise  # nothing else can succeed either: stop the run

@@ -243,6 +243,12 @@ def answer_shape(event_type: str) -> str:
     return '{"events": [{' + ", ".join(parts) + "}, ...]}"
 
 
+class AnyEvents(_Closed):
+    """The smallest stable schema to show in a prompt: a list of event objects."""
+
+    events: list[dict[str, object]]
+
+
 def parse_event(data: object) -> Event:
     """Validate one event dict (raises pydantic.ValidationError)."""
     return EVENT_ADAPTER.validate_python(data)

@@ -30,6 +30,7 @@ from rapidfuzz.utils import default_process
 from scipy.optimize import linear_sum_assignment
 
 from extract.errors import InputError
+from extract.files import read_jsonl
 from extract.gold import Aliases
 from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, KEY_FIELDS, Event, parse_event
 
@@ -63,22 +64,8 @@ FieldKind = Literal["int", "date", "actor", "actors", "text", "enum"]
 
 def read_events(path: Path) -> dict[str, list[Event]]:
     """Read a run's events.jsonl into events per article, in file order; any bad line raises InputError."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
     events: dict[str, list[Event]] = {}
-    for n, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"malformed JSON: {e.msg}", path=str(path), line=n) from e
-        if not isinstance(record, dict):
-            raise InputError("expected a JSON object", path=str(path), line=n)
+    for n, record in read_jsonl(path):
         missing = [k for k in ("article_id", "event", "format") if k not in record]
         if missing:
             raise InputError(f"missing key(s): {', '.join(missing)}", path=str(path), line=n)

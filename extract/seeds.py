@@ -8,12 +8,12 @@ The rules here are deterministic and documented; the model never sees the raw pa
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from extract.errors import InputError
+from extract.files import read_jsonl, read_text
 
 #: Three or more blank lines separate unrelated articles inside one page.
 ARTICLE_GAP = 3
@@ -138,17 +138,10 @@ def _build(article_id: str, source: str, kept: list[tuple[int, str]], published:
     )
 
 
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
-    if b"\x00" in data:
+def _read_document(path: Path) -> str:
+    text = read_text(path)
+    if "\x00" in text:
         raise InputError("binary file, expected UTF-8 text", path=str(path))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
     if not text.strip():
         raise InputError("empty document", path=str(path))
     return text
@@ -167,7 +160,7 @@ def split_page(raw: str, *, stem: str, source: str) -> list[Article]:
 
 def load_text_file(path: Path) -> list[Article]:
     """Load one ``.txt`` page (a seed file or any user document)."""
-    articles = split_page(_read_text(path), stem=path.stem, source=str(path))
+    articles = split_page(_read_document(path), stem=path.stem, source=str(path))
     if not articles:
         raise InputError("no article text found", path=str(path))
     return articles
@@ -176,15 +169,11 @@ def load_text_file(path: Path) -> list[Article]:
 def load_jsonl(path: Path) -> list[Article]:
     """Load ``{"id", "text", "published"?}`` records, one article each (no page splitting)."""
     articles = []
-    # split on "\n" only: JSON strings may hold U+2028, U+0085 etc., which splitlines breaks on
-    for n, line in enumerate(_read_text(path).split("\n"), start=1):
-        if not line.strip():
-            continue
+    for n, record in read_jsonl(path, text=_read_document(path)):
         try:
-            record = json.loads(line)
             article_id, text = str(record["id"]), record["text"]
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
-            raise InputError(f"expected a JSON object with 'id' and 'text' ({e})", path=str(path), line=n) from e
+        except KeyError as e:
+            raise InputError(f"expected a JSON object with 'id' and 'text' (no {e})", path=str(path), line=n) from e
         if not isinstance(text, str) or not text.strip():
             raise InputError("'text' is empty", path=str(path), line=n)
         kept = [(o + t.index(t.strip()), t.strip()) for o, t in _lines_with_offsets(text) if t.strip()]

@@ -113,7 +113,7 @@ def test_import_into_fresh_cache(cache: ResponseCache, tmp_path: Path) -> None:
         fresh.close()
 
 
-def test_snapshot_layer_read_first_and_read_only(tmp_path: Path) -> None:
+def test_snapshot_layer_is_read_only_and_the_store_wins(tmp_path: Path) -> None:
     snapshot = tmp_path / "snap.jsonl"
     snap_record = {**_record(1), "format": RECORD_FORMAT, "key": "shared"}
     snapshot.write_text(canonical_json(snap_record) + "\n", encoding="utf-8")
@@ -121,16 +121,17 @@ def test_snapshot_layer_read_first_and_read_only(tmp_path: Path) -> None:
     layered = ResponseCache(tmp_path / "store", snapshots=[snapshot])
     try:
         assert layered.get("shared") == snap_record
-        layered.put("shared", _record(2))  # goes to the store; the snapshot wins on read
+        stored = {**_record(2), "format": RECORD_FORMAT, "key": "shared"}
+        layered.put("shared", _record(2))  # goes to the store (a --refresh), which wins on read
         layered.put("new", _record(3))
-        assert layered.get("shared") == snap_record
+        assert layered.get("shared") == stored
         assert layered.get("new") == {**_record(3), "format": RECORD_FORMAT, "key": "new"}
         assert snapshot.read_bytes() == before
         stats = layered.stats()
         assert stats["entries"] == 2
         assert stats["snapshots"] == {str(snapshot): 1}
         assert [r["key"] for r in layered.records()] == ["new", "shared"]
-        assert next(r for r in layered.records() if r["key"] == "shared") == snap_record
+        assert next(r for r in layered.records() if r["key"] == "shared") == stored
     finally:
         layered.close()
     plain = ResponseCache(tmp_path / "store")
@@ -160,7 +161,7 @@ def test_truncated_snapshot_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_snapshot(snapshot)
     assert f"{snapshot}:2:" in str(info.value)
-    assert "corrupt snapshot line" in str(info.value)
+    assert "corrupt JSON line" in str(info.value)
     with pytest.raises(InputError, match=":2:"):
         ResponseCache(tmp_path / "store", snapshots=[snapshot])
 
@@ -179,7 +180,6 @@ def test_blank_lines_do_not_shift_line_numbers(tmp_path: Path) -> None:
         {"format": "extract.response/0", "key": "k"},
         {"key": "k", "raw": "no format"},
         {"format": RECORD_FORMAT, "raw": "no key"},
-        ["format", RECORD_FORMAT],
     ],
 )
 def test_wrong_record_format(tmp_path: Path, record: Any) -> None:
@@ -189,12 +189,19 @@ def test_wrong_record_format(tmp_path: Path, record: Any) -> None:
         read_snapshot(snapshot)
 
 
+def test_non_object_record(tmp_path: Path) -> None:
+    snapshot = tmp_path / "snap.jsonl"
+    snapshot.write_text(json.dumps(["format", RECORD_FORMAT]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=":1: expected a JSON object"):
+        read_snapshot(snapshot)
+
+
 def test_unreadable_snapshot(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read snapshot"):
+    with pytest.raises(InputError, match="cannot read"):
         read_snapshot(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(InputError, match="cannot read snapshot"):
+    with pytest.raises(InputError, match="not UTF-8"):
         read_snapshot(bad)
 
 

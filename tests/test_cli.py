@@ -123,7 +123,7 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
 
 
 def test_offline_on_empty_cache_is_one_clear_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "run", "--offline", "--replay", "none.jsonl", "--out", "r")
+    code, out, err = run_cli(capsys, "run", "--offline", "--no-replay", "--out", "r")
     assert code == 1
     line = one_line_error(err)
     assert "offline and no cached response for article 000_a3c408a06a87a4ae#1" in line
@@ -157,6 +157,15 @@ def test_unreachable_server_is_one_line(workdir: Path, capsys: pytest.CaptureFix
     assert "cannot reach the model server" in one_line_error(err)
 
 
+def test_missing_or_corrupt_snapshot_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--offline", "--replay", "nowhere.jsonl")
+    assert code == 1 and "no snapshot at nowhere.jsonl" in one_line_error(err)
+    corrupt = workdir / "corrupt.jsonl"
+    corrupt.write_text('{"format": "extract.response/1", "key": "k", "response": {}}\n{"format": "extr')
+    code, _, err = run_cli(capsys, "run", "--offline", "--replay", str(corrupt))
+    assert code == 1 and f"{corrupt}:2: corrupt JSON line" in one_line_error(err)
+
+
 def test_contradictory_flags(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "run", "--offline", "--refresh")
     assert code == 1
@@ -178,9 +187,9 @@ def test_gold_check_passes_on_the_repository_gold(workdir: Path, capsys: pytest.
 
 def test_cache_stats_export_import_clear(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snapshot = workdir / "snap.jsonl"
-    code, _, err = run_cli(capsys, "cache", "export", str(snapshot), "--replay", "none.jsonl")
+    code, _, err = run_cli(capsys, "cache", "export", str(snapshot), "--no-replay")
     assert code == 0 and "exported 0 responses" in err
-    code, out, _ = run_cli(capsys, "cache", "stats", "--replay", "none.jsonl")
+    code, out, _ = run_cli(capsys, "cache", "stats", "--no-replay")
     assert code == 0 and json.loads(out)["entries"] == 0
     code, _, err = run_cli(capsys, "cache", "import", str(snapshot))
     assert code == 0 and "imported 0 responses" in err

@@ -366,7 +366,7 @@ def test_read_events_groups_by_article(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ('{"article_id": "a#1", ', "malformed JSON"),
+        ('{"article_id": "a#1", ', "corrupt JSON line"),
         ("[1, 2]", "expected a JSON object"),
         (json.dumps({"article_id": "a#1", "format": "extract.events/1"}), "missing key(s): event"),
         (json.dumps({"article_id": "a#1", "event": GOOD, "format": "other/9"}), "format"),

@@ -1,0 +1,37 @@
+"""Reading text and JSONL files with one-line errors that name the file and the line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from extract.errors import InputError
+
+
+def read_text(path: Path) -> str:
+    """The file's text; unreadable or non-UTF-8 files raise InputError."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
+
+
+def read_jsonl(path: Path, *, text: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a corrupt or non-object line raises InputError.
+
+    Lines are split on newlines only: JSON may hold U+2028 and friends unescaped.
+    """
+    for n, line in enumerate((read_text(path) if text is None else text).split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"corrupt JSON line ({e.msg})", path=str(path), line=n) from e
+        if not isinstance(record, dict):
+            raise InputError("expected a JSON object", path=str(path), line=n)
+        yield n, record
