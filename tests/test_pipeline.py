@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extract.cache import ResponseCache
+from extract.config import Config
+from extract.errors import CacheMissError
+from extract.gold import Aliases
+from extract.llm import LLMClient
+from extract.normalize import canonicalize
+from extract.pipeline import extract_article, ground, run_articles, write_events
+from extract.prompts import PromptSet
+from extract.schema import EVENT_TYPES, parse_event
+from extract.seeds import load_documents
+from tests.fakes import FakeServer
+
+REPO = Path(__file__).resolve().parent.parent
+ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
+ARTICLE = next(a for a in load_documents(REPO / "seeds") if a.id == "004_7f677d72774e52bd#1")
+SENTENCE = "The United States has reduced the number of its troops in Iraq to 2,500"
+
+
+def troop(evidence: str, force: str = "US forces") -> object:
+    return parse_event(
+        {"type": "troop_level", "evidence": evidence, "force": force, "count": 2500, "location": {"country": "iraq"}}
+    )
+
+
+def test_canonicalize_actor_names_and_country() -> None:
+    event = canonicalize(troop(SENTENCE, force="the Pentagon"), ALIASES)
+    assert event.force == "the Pentagon"  # unknown spelling stays as written
+    event = canonicalize(troop(SENTENCE, force="Pentagon"), ALIASES)
+    assert (event.force, event.location.country) == ("United States", "Iraq")
+    decision = parse_event(
+        {"type": "political_decision", "evidence": "x", "actor": "Baghdad", "kind": "agreement", "summary": "s",
+         "parties": ["Washington", "Iraqi government"]}
+    )
+    assert canonicalize(decision, ALIASES).parties == ["United States", "Iraq"]
+
+
+def test_ground_keeps_exact_repairs_approximate_and_rejects_invented_quotes() -> None:
+    exact = troop(SENTENCE)
+    approximate = troop("the united states has  reduced the number of its troops in iraq to 2,500", force="US")
+    invented = troop("The United States sent 40,000 troops to Canada yesterday.")
+    kept, rejected = ground(ARTICLE, [exact, approximate, invented], aliases=ALIASES)
+    assert [r.span.status for r in kept] == ["exact"]  # the repaired copy became an exact duplicate
+    assert kept[0].event.force == "United States"
+    assert [r.event.evidence for r in rejected] == [invented.evidence]
+    original = Path(ARTICLE.source).read_text(encoding="utf-8")
+    span = kept[0].span
+    assert original[span.source_start : span.source_end] == SENTENCE
+
+
+def test_ground_repairs_a_paraphrased_quote_with_the_articles_words() -> None:
+    paraphrase = troop("The United States has reduced the number of its soldiers in Iraq to 2,500")
+    kept, _ = ground(ARTICLE, [paraphrase])
+    assert kept[0].span.status == "fuzzy"
+    assert kept[0].event.evidence in ARTICLE.text and "troops" in kept[0].event.evidence
+
+
+def answer_per_pass(body: dict) -> str:
+    question = body["messages"][-1]["content"]
+    if "find every troop_level event" in question:
+        return json.dumps({"events": [{"type": "troop_level", "evidence": SENTENCE, "force": "US", "count": 2500}]})
+    if "find every attack event" in question:
+        return "not json"
+    return json.dumps({"events": []})
+
+
+def make_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMClient:
+    config = Config(cache_dir=tmp_path / "cache", max_retries=0, max_reasks=0).with_(**changes)
+    return LLMClient(
+        config,
+        cache=ResponseCache(config.cache_dir),
+        endpoint=lambda: "http://fake.invalid/v1",
+        model_identity="test",
+        http_client=server.client(),
+    )
+
+
+def test_one_pass_per_type_over_a_shared_prefix_and_failed_passes_are_recorded(tmp_path: Path) -> None:
+    server = FakeServer([answer_per_pass])
+    passes: list[str] = []
+    outcome = extract_article(
+        ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
+        aliases=ALIASES, on_pass=passes.append,
+    )
+    assert passes == list(EVENT_TYPES) and len(server.requests) == len(EVENT_TYPES)
+    prefixes = {json.dumps(r["messages"][:2]) for r in server.requests}
+    assert len(prefixes) == 1, "every pass must share the system+article prefix"
+    formats = {json.dumps(r["response_format"]["schema"]) for r in server.requests}
+    assert len(formats) == len(EVENT_TYPES), "each pass constrains the answer to its own type"
+    assert outcome.status == "partial" and outcome.errors[0].startswith("attack: no valid output")
+    assert [r.event.force for r in outcome.events] == ["United States"]
+
+
+def test_run_articles_keeps_article_order_and_writes_sorted_events(tmp_path: Path) -> None:
+    server = FakeServer([answer_per_pass])
+    articles = [a for a in load_documents(REPO / "seeds") if a.id.startswith("004")]
+    outcomes = run_articles(
+        articles, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"), concurrency=2
+    )
+    assert [o.article_id for o in outcomes] == [a.id for a in articles]
+    assert write_events(tmp_path / "events.jsonl", outcomes) == 1
+    record = json.loads((tmp_path / "events.jsonl").read_text())
+    assert record["format"] == "extract.events/1" and record["span"]["status"] == "exact"
+
+
+def test_offline_miss_stops_the_run(tmp_path: Path) -> None:
+    with pytest.raises(CacheMissError):
+        extract_article(
+            ARTICLE, client=make_client(tmp_path, FakeServer([]), cache_policy="offline"),
+            prompts=PromptSet.load(REPO / "prompts"),
+        )
