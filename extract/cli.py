@@ -240,7 +240,7 @@ def run(
     totals = record["totals"]
     console.print(
         f"{n_events} events from {totals['articles']} articles ({totals['failed']} failed, "
-        f"{totals['failed_passes']} failed passes, {totals['rejected_ungrounded']} ungrounded events rejected); "
+        f"{totals['failed_passes']} failed passes, {totals['rejected']} events rejected); "
         f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
     )
     _score_into(run_dir, gold=gold, aliases=aliases)

@@ -1,9 +1,93 @@
-"""Deterministic clean-up of model output: canonical actor names, done in code, not by the model."""
+"""Deterministic clean-up of model output, done in code rather than asked of the model.
+
+- actor names and countries are canonicalized with the alias table;
+- every number an event claims must be written in its evidence: an unsupported optional
+  number is dropped, an event whose required number is unsupported is rejected;
+- a missing location is read from the evidence when it names a country ("... in Iraq").
+"""
 
 from __future__ import annotations
 
+import functools
+import re
+
+import pycountry
+
 from extract.gold import Aliases
-from extract.schema import ACTOR_FIELDS, Event
+from extract.schema import ACTOR_FIELDS, Event, Location
+
+INT_FIELDS = ("count", "resulting_level", "killed", "injured", "displaced")
+
+_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s+(million|thousand))?", re.IGNORECASE)
+_WORDS = {
+    w: n
+    for n, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
+_WORDS.update({"a dozen": 12, "dozen": 12, "a hundred": 100, "a thousand": 1000})
+_SCALE = {"million": 1_000_000, "thousand": 1_000}
+_PLACE_WORDS = (
+    r"(?:in|into|from|inside|outside|across|to|of)\s+(?:the\s+)?"
+    r"(?:(?:north|south|east|west|northern|southern|eastern|western|central)\s+)?"
+)
+
+
+def numbers_in(text: str) -> set[int]:
+    """Integers written in a text: "2,500", "3000", "1.2 million", "three", "a dozen"."""
+    found: set[int] = set()
+    for digits, scale in _NUMBER.findall(text):
+        value = float(digits.replace(",", "")) * _SCALE.get(scale.lower(), 1)
+        if value.is_integer():
+            found.add(int(value))
+    lowered = text.lower()
+    found.update(n for w, n in _WORDS.items() if re.search(rf"\b{w}\b", lowered))
+    return found
+
+
+def verify_numbers(event: Event) -> Event | None:
+    """Drop numbers the evidence does not state; None when a required number is unsupported."""
+    stated = numbers_in(event.evidence)
+    update: dict[str, object] = {}
+    for name in INT_FIELDS:
+        value = getattr(event, name, None)
+        if value is None or value in stated:
+            continue
+        if type(event).model_fields[name].is_required():
+            return None
+        update[name] = None
+        if name == "count" and "qualifier" in type(event).model_fields and not type(event).model_fields["qualifier"].is_required():
+            update["qualifier"] = None
+    return event.model_copy(update=update) if update else event
+
+
+@functools.cache
+def _countries() -> dict[str, str]:
+    """Surface name -> country name, from ISO 3166 (common names, without qualifiers)."""
+    names = {}
+    for country in pycountry.countries:
+        name = getattr(country, "common_name", None) or country.name
+        name = re.sub(r"\s*\(.*\)", "", name.split(",")[0]).strip()
+        names[name] = name
+    return names
+
+
+@functools.cache
+def _country_pattern() -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(n) for n in sorted(_countries(), key=len, reverse=True))
+    return re.compile(rf"\b({alternatives})(?:i|ian|n|ese)?\b")
+
+
+def infer_country(evidence: str) -> str | None:
+    """The country an evidence quote places its event in: after "in"/"from"/..., else the only one named."""
+    pattern = _country_pattern()
+    placed = re.search(_PLACE_WORDS + pattern.pattern, evidence)
+    if placed:
+        return placed.group(1)
+    named = {m.group(1) for m in pattern.finditer(evidence)}
+    return named.pop() if len(named) == 1 else None
 
 
 def canonicalize(event: Event, aliases: Aliases) -> Event:
@@ -16,7 +100,15 @@ def canonicalize(event: Event, aliases: Aliases) -> Event:
         elif isinstance(value, list):
             update[name] = [aliases.canonical(v) for v in value]
     if event.location is not None:
-        update["location"] = event.location.model_copy(
-            update={"country": aliases.canonical(event.location.country)}
-        )
+        update["location"] = event.location.model_copy(update={"country": aliases.canonical(event.location.country)})
     return event.model_copy(update=update)
+
+
+def normalize(event: Event, aliases: Aliases | None) -> Event | None:
+    """All the rules above, in order; None when the event must be rejected."""
+    verified = verify_numbers(event)
+    if verified is None:
+        return None
+    if verified.location is None and (country := infer_country(verified.evidence)):
+        verified = verified.model_copy(update={"location": Location(country=country)})
+    return canonicalize(verified, aliases) if aliases is not None else verified

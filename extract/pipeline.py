@@ -24,7 +24,7 @@ from extract.errors import CacheMissError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
 from extract.prompts import PromptSet
 from extract.gold import Aliases
-from extract.normalize import canonicalize
+from extract.normalize import normalize
 from extract.schema import EVENT_TYPES, SCHEMA_VERSION, Event, Extraction, events_model
 from extract.seeds import Article
 
@@ -40,15 +40,17 @@ class EventRecord:
     event: Event
     span: Span
     source: str
+    rejected: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record = {
             "article_id": self.article_id,
             "event": self.event.model_dump(mode="json"),
             "format": EVENTS_FORMAT,
             "span": self.span.to_json(),
             "source": self.source,
         }
+        return record | ({"rejected": self.rejected} if self.rejected else {})
 
 
 @dataclass
@@ -74,7 +76,7 @@ class ArticleOutcome:
             "status": self.status,
             "events": len(self.events),
             "grounded_exact": sum(r.span.status == "exact" for r in self.events),
-            "rejected_ungrounded": len(self.rejected),
+            "rejected": len(self.rejected),
             "usage": self.usage.to_json(),
             "seconds": round(self.seconds, 3),
             "errors": self.errors,
@@ -85,24 +87,29 @@ class ArticleOutcome:
 def ground(
     article: Article, events: Sequence[Event], *, aliases: Aliases | None = None
 ) -> tuple[list[EventRecord], list[EventRecord]]:
-    """Align, repair and canonicalize events; return (kept, rejected as ungrounded).
+    """Align, repair and normalize events; return (kept, rejected).
 
-    A quote found only approximately is replaced by the article's own words; exact
-    duplicates (after normalization) are dropped, the first one wins.
+    A quote found only approximately is replaced by the article's own words. Rejected:
+    events whose evidence is not in the article, or whose required number it does not
+    state. Exact duplicates (after normalization) are dropped, the first one wins.
     """
     kept, rejected, seen = [], [], set()
     for event in events:
         span = align(event.evidence, article)
         if span.status in ("normalized", "fuzzy") and span.start is not None:
             event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
-        if aliases is not None:
-            event = canonicalize(event, aliases)
+        reason = "evidence not in the article" if span.status == "not_found" else None
+        normalized = normalize(event, aliases)
+        if normalized is None:
+            reason = reason or "a required number is not in the evidence"
+        else:
+            event = normalized
         fingerprint = canonical_json(event.model_dump(mode="json"))
         if fingerprint in seen:
             continue
         seen.add(fingerprint)
-        record = EventRecord(article.id, event, span, article.source)
-        (rejected if span.status == "not_found" else kept).append(record)
+        record = EventRecord(article.id, event, span, article.source, rejected=reason)
+        (rejected if reason else kept).append(record)
     return kept, rejected
 
 
@@ -204,7 +211,7 @@ def manifest(
             "failed": sum(o.status == "failed" for o in outcomes),
             "partial": sum(o.status == "partial" for o in outcomes),
             "events": sum(len(o.events) for o in outcomes),
-            "rejected_ungrounded": sum(len(o.rejected) for o in outcomes),
+            "rejected": sum(len(o.rejected) for o in outcomes),
             "failed_passes": sum(len(o.errors) for o in outcomes),
             "cache_misses": total.calls,
             "seconds": round(seconds, 3),

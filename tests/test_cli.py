@@ -22,13 +22,13 @@ REPO = SEEDS.parent
 
 
 def first_sentence_event(body: dict) -> str:
-    """Answer like a model would: in the troop_level pass, one event quoting the first body sentence."""
-    if "find every troop_level event" not in body["messages"][-1]["content"]:
+    """Answer like a model would: in the mission_change pass, one event quoting the first body sentence."""
+    if "find every mission_change event" not in body["messages"][-1]["content"]:
         return json.dumps({"events": []})
     article = body["messages"][1]["content"]
     paragraphs = [p for p in article.split("\n\n")[2:] if p.strip()]
     sentence = re.split(r"(?<=\.)\s", paragraphs[0])[0] if paragraphs else "none"
-    event = {"type": "troop_level", "evidence": sentence, "force": "United States", "count": 100}
+    event = {"type": "mission_change", "evidence": sentence, "force": "US", "new_role": "advise", "status": "planned"}
     return json.dumps({"events": [event]})
 
 

@@ -60,7 +60,9 @@ def test_replay_reproduces_recorded_events_and_baseline_scores(
     assert manifest["totals"]["calls"] == 0, "an offline replay made model calls"
     assert manifest["totals"]["cache_hits"] > 0
     assert (run_dir / "events.jsonl").read_text() == RECORDED_EVENTS.read_text(), (
-        "replayed events differ from tests/recordings/events.jsonl: " + RERECORD
+        "replayed events differ from tests/recordings/events.jsonl. If the pipeline's code changed on "
+        "purpose, review the difference and update the expectations: `extract run --offline --out "
+        "runs/replay && cp runs/replay/events.jsonl tests/recordings/ && python -m tests.baseline runs/replay`"
     )
     scores = json.loads((run_dir / "scores.json").read_text())
     for level in ("strict", "lenient", "slots"):
