@@ -280,7 +280,7 @@ def compare(
             raise ConfigError(f"{run_dir} has no scores.json; run `extract score {run_dir}` first")
         loaded.append(json.loads(path.read_text(encoding="utf-8")))
     comparison = compare_scores(loaded[0], loaded[1])
-    out.print(render_comparison_markdown(comparison), markup=False, highlight=False)
+    out.print(render_comparison_markdown(comparison), markup=False, highlight=False, soft_wrap=True)
     if threshold is not None and comparison.is_regression(threshold):
         console.print(f"[red]regression: B is worse than A by more than {threshold}[/red]")
         raise typer.Exit(1)
@@ -348,7 +348,7 @@ def gold_check(
     """Validate the gold against the schema, the seeds and the alias table."""
     problems = check_gold(gold, articles=load_documents(seeds), aliases=Aliases.load(aliases))
     for p in problems:
-        out.print(str(p), markup=False, highlight=False)
+        out.print(str(p), markup=False, highlight=False, soft_wrap=True)
     if problems:
         console.print(f"[red]{len(problems)} problem(s)[/red]")
         raise typer.Exit(1)

@@ -195,3 +195,21 @@ def test_cache_stats_export_import_clear(workdir: Path, capsys: pytest.CaptureFi
     assert code == 0 and "imported 0 responses" in err
     code, _, err = run_cli(capsys, "cache", "clear")
     assert code == 0 and "removed 0" in err
+
+
+def test_compare_prints_deltas_and_gates_on_the_threshold(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from extract.gold import Aliases, load_gold
+    from extract.score import score_run
+
+    gold = {k: list(v.events) for k, v in load_gold(REPO / "gold" / "events.yaml").items()}
+    aliases = Aliases.load(REPO / "gold" / "aliases.yaml")
+    half = {k: v[: len(v) // 2] for k, v in gold.items()}
+    for name, predicted in (("perfect", gold), ("half", half)):
+        (workdir / name).mkdir()
+        scores = score_run(predicted, gold, aliases=aliases).to_json()
+        (workdir / name / "scores.json").write_text(json.dumps(scores))
+    code, out, _ = run_cli(capsys, "compare", "perfect", "half", "--threshold", "0.05")
+    assert code == 1
+    assert "| lenient.f1 | 1.0000 |" in out
+    code, out, _ = run_cli(capsys, "compare", "half", "perfect", "--threshold", "0.05")
+    assert code == 0
