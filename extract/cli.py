@@ -34,7 +34,7 @@ from extract.config import Config, GenerationParams, load_config
 from extract.errors import ConfigError, ExtractError
 from extract.gold import Aliases, check_gold, load_gold
 from extract.llm import LLMClient
-from extract.pipeline import ArticleOutcome, manifest, run_articles, write_events
+from extract.pipeline import ArticleOutcome, run_articles, write_run
 from extract.prompts import PromptSet
 from extract.schema import EVENT_TYPES, SCHEMA_VERSION
 from extract.seeds import load_documents
@@ -224,8 +224,6 @@ def run(
             on_done=done,
         )
     cache.close()
-    n_events = write_events(run_dir / "events.jsonl", outcomes)
-    write_events(run_dir / "rejected.jsonl", outcomes, rejected=True)
     info = {
         "package_version": _package_version(),
         "input": str(input),
@@ -235,11 +233,9 @@ def run(
         "prompts": {"hash": prompts.hash, "files": prompts.hashes},
         "started": started.isoformat(timespec="seconds"),
     }
-    record = manifest(outcomes, seconds=time.monotonic() - wall, run_info=info)
-    (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    totals = record["totals"]
+    totals = write_run(run_dir, outcomes, seconds=time.monotonic() - wall, run_info=info)["totals"]
     console.print(
-        f"{n_events} events from {totals['articles']} articles ({totals['failed']} failed, "
+        f"{totals['events']} events from {totals['articles']} articles ({totals['failed']} failed, "
         f"{totals['failed_passes']} failed passes, {totals['rejected']} events rejected); "
         f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
     )

@@ -217,3 +217,14 @@ def manifest(
             "seconds": round(seconds, 3),
         },
     }
+
+
+def write_run(
+    run_dir: Path, outcomes: Sequence[ArticleOutcome], *, seconds: float, run_info: dict[str, Any]
+) -> dict[str, Any]:
+    """Write events.jsonl, rejected.jsonl and run.json into ``run_dir``; return the manifest."""
+    write_events(run_dir / "events.jsonl", outcomes)
+    write_events(run_dir / "rejected.jsonl", outcomes, rejected=True)
+    record = manifest(outcomes, seconds=seconds, run_info=run_info)
+    (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return record
