@@ -213,3 +213,32 @@ def test_compare_prints_deltas_and_gates_on_the_threshold(workdir: Path, capsys:
     assert "| lenient.f1 | 1.0000 |" in out
     code, out, _ = run_cli(capsys, "compare", "half", "perfect", "--threshold", "0.05")
     assert code == 0
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_two_runs_sharing_one_cache_at_once_both_complete(
+    workdir: Path, fake_server: tuple[str, list[dict]]
+) -> None:
+    import os
+    import subprocess
+
+    url, calls = fake_server
+    env = {**os.environ, "EXTRACT_CACHE_DIR": str(workdir / "shared-cache"), "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "extract", "run", "--base-url", url, "--llama-cpp", "--out", f"r{i}"],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for i in (1, 2)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert (workdir / "r1/events.jsonl").read_text() == (workdir / "r2/events.jsonl").read_text()
+    assert len(calls) <= 2 * 7 * len(EVENT_TYPES)
+    code = subprocess.run(
+        [sys.executable, "-m", "extract", "run", "--base-url", url, "--llama-cpp", "--out", "r3"],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert code.returncode == 0, code.stderr
+    assert json.loads((workdir / "r3/run.json").read_text())["totals"]["calls"] == 0
