@@ -67,6 +67,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "")
     return tmp_path
 
 
@@ -93,11 +94,19 @@ def one_line_error(err: str) -> str:
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_run_writes_events_and_manifest_then_replays_from_cache(
-    workdir: Path, fake_server: tuple[str, list[dict]], capsys: pytest.CaptureFixture[str]
+    workdir: Path,
+    fake_server: tuple[str, list[dict]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, calls = fake_server
+    secret = "sk-test-SECRET-4242"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
     code, out, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "r1")
     assert code == 0, err
+    for path in [*(workdir / "r1").iterdir(), *(workdir / "home").rglob("*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
     articles = load_documents(SEEDS)
     assert len(articles) == 7
     assert len(calls) == 7 * len(EVENT_TYPES)
