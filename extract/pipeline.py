@@ -120,9 +120,13 @@ def extract_article(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
-    prompt_model: type[BaseModel] = Extraction,
+    prompt_model: type[BaseModel] | None = Extraction,
 ) -> ArticleOutcome:
-    """Run one pass per event type over an article; a failed pass is recorded, the others go on."""
+    """Run one pass per event type over an article; a failed pass is recorded, the others go on.
+
+    ``prompt_model`` is the schema shown in every pass's prompt (the full union keeps the
+    prompt prefix stable); None shows each pass its own, smaller schema instead.
+    """
     started = time.monotonic()
     outcome = ArticleOutcome(article.id)
     events: list[Event] = []
