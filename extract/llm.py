@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from extract.cache import ResponseCache, cache_key
 from extract.config import Config
-from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
+from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -84,7 +84,8 @@ def _mode(config: Config) -> instructor.Mode:
     try:
         return instructor.Mode(config.mode)
     except ValueError as e:
-        raise LLMError(f"unknown instructor mode {config.mode!r}") from e
+        known = ", ".join(m.value for m in (instructor.Mode.JSON_SCHEMA, instructor.Mode.JSON, instructor.Mode.TOOLS))
+        raise ConfigError(f"unknown instructor mode {config.mode!r} (e.g. {known})") from e
 
 
 class LLMClient:

@@ -175,6 +175,11 @@ def test_missing_or_corrupt_snapshot_is_one_line(workdir: Path, capsys: pytest.C
     assert code == 1 and f"{corrupt}:2: corrupt JSON line" in one_line_error(err)
 
 
+def test_unknown_mode_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--offline", "--no-replay", "--mode", "telepathy")
+    assert code == 1 and "unknown instructor mode 'telepathy'" in one_line_error(err)
+
+
 def test_contradictory_flags(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "run", "--offline", "--refresh")
     assert code == 1
