@@ -149,6 +149,11 @@ class LLMClient:
         started = time.monotonic()
         try:
             completion = self._client.chat.completions.create(**body)
+        except openai.APITimeoutError as e:
+            raise LLMError(
+                f"no answer within {self.config.timeout_s:.0f}s", article_id=article_id,
+                attempts=self.config.max_retries + 1,
+            ) from e
         except openai.APIConnectionError as e:
             raise ServerUnreachableError(
                 f"cannot reach the model server at {self._client.base_url} ({e})", article_id=article_id

@@ -169,3 +169,12 @@ def test_api_key_never_reaches_the_cache_or_its_export(tmp_path: Path) -> None:
     for path in (tmp_path / "cache").rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes()
+
+
+def test_a_timeout_fails_the_call_not_the_run(tmp_path: Path) -> None:
+    def slow(body: dict) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out")
+
+    with pytest.raises(LLMError, match="no answer within") as e:
+        extract(make_client(tmp_path, FakeServer([slow])))
+    assert not isinstance(e.value, ServerUnreachableError)
