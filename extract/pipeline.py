@@ -168,21 +168,23 @@ def run_articles(
 ) -> list[ArticleOutcome]:
     """Extract every article with bounded concurrency; outcomes come back in article order."""
     outcomes: dict[str, ArticleOutcome] = {}
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [
-            pool.submit(extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
-            for a in articles
-        ]
-        try:
-            for future in as_completed(futures):
-                outcome = future.result()
-                outcomes[outcome.article_id] = outcome
-                if on_done:
-                    on_done(outcome)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    futures = [
+        pool.submit(extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+        for a in articles
+    ]
+    try:
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes[outcome.article_id] = outcome
+            if on_done:
+                on_done(outcome)
+    except BaseException:
+        # Ctrl-C or a fatal error: return at once, so the caller can stop the server
+        # (which ends the calls in flight); finished responses are already cached.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [outcomes[a.id] for a in articles]
 
 
