@@ -9,6 +9,7 @@ be found in the article are rejected (and written to rejected.jsonl), never sile
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -121,6 +122,7 @@ def extract_article(
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
     prompt_model: type[BaseModel] | None = Extraction,
+    stop: threading.Event | None = None,
 ) -> ArticleOutcome:
     """Run one pass per event type over an article; a failed pass is recorded, the others go on.
 
@@ -131,6 +133,8 @@ def extract_article(
     outcome = ArticleOutcome(article.id)
     events: list[Event] = []
     for event_type in EVENT_TYPES:
+        if stop is not None and stop.is_set():
+            break  # the run is being abandoned; nothing of this article is kept
         try:
             result = client.extract(
                 events_model(event_type),
@@ -169,8 +173,11 @@ def run_articles(
     """Extract every article with bounded concurrency; outcomes come back in article order."""
     outcomes: dict[str, ArticleOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    stop = threading.Event()
     futures = [
-        pool.submit(extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+        pool.submit(
+            extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass, stop=stop
+        )
         for a in articles
     ]
     try:
@@ -182,6 +189,7 @@ def run_articles(
     except BaseException:
         # Ctrl-C or a fatal error: return at once, so the caller can stop the server
         # (which ends the calls in flight); finished responses are already cached.
+        stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown()
