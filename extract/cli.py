@@ -16,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -37,7 +36,7 @@ from extract.llm import LLMClient
 from extract.pipeline import ArticleOutcome, run_articles, write_run
 from extract.prompts import PromptSet
 from extract.schema import EVENT_TYPES, SCHEMA_VERSION
-from extract.seeds import load_documents
+from extract.seeds import Article, load_documents
 from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
@@ -159,6 +158,39 @@ def _score_into(run_dir: Path, *, gold: Path, aliases: Path) -> None:
     console.print(f"wrote {run_dir}/scores.json, report.md, report.html")
 
 
+def _extract(
+    articles: list[Article],
+    *,
+    config: Config,
+    cache: ResponseCache,
+    prompts: PromptSet,
+    aliases: Aliases | None,
+    identity: str,
+    run_dir: Path,
+) -> list[ArticleOutcome]:
+    """Run the passes over every article with a progress display, starting the server if needed."""
+    with _progress() as bar, _endpoint(config, bar) as endpoint:
+        client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
+        passes = len(articles) * len(EVENT_TYPES)
+        task = bar.add_task(f"{len(articles)} articles × {len(EVENT_TYPES)} passes", total=passes)
+        console.print(f"extracting {len(articles)} articles, {len(EVENT_TYPES)} passes each, into {run_dir}")
+
+        def done(o: ArticleOutcome) -> None:
+            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
+            flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
+            console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
+
+        return run_articles(
+            articles,
+            client=client,
+            prompts=prompts,
+            aliases=aliases,
+            concurrency=config.concurrency,
+            on_pass=lambda _: bar.advance(task),
+            on_done=done,
+        )
+
+
 @app.command()
 def run(
     input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
@@ -203,27 +235,15 @@ def run(
     identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
     started, wall = datetime.now(timezone.utc), time.monotonic()
     alias_table = Aliases.load(aliases) if aliases.exists() else None
-    with _progress() as bar, _endpoint(config, bar) as endpoint:
-        client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
-        passes = len(articles) * len(EVENT_TYPES)
-        task = bar.add_task(f"{len(articles)} articles × {len(EVENT_TYPES)} passes", total=passes)
-        console.print(f"extracting {len(articles)} articles, {len(EVENT_TYPES)} passes each, into {run_dir}")
-
-        def done(o: ArticleOutcome) -> None:
-            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
-            flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
-            console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
-
-        outcomes = run_articles(
-            articles,
-            client=client,
-            prompts=prompts,
-            aliases=alias_table,
-            concurrency=config.concurrency,
-            on_pass=lambda _: bar.advance(task),
-            on_done=done,
+    try:
+        outcomes = _extract(
+            articles, config=config, cache=cache, prompts=prompts, aliases=alias_table, identity=identity, run_dir=run_dir
         )
-    cache.close()
+    except KeyboardInterrupt:
+        console.print("interrupted: every finished call is cached; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    finally:
+        cache.close()
     info = {
         "package_version": _package_version(),
         "input": str(input),
@@ -361,14 +381,7 @@ def main() -> None:
     """Entry point: run the app, turning known errors into one-line messages."""
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = app(standalone_mode=False)
+        app()  # standalone: typer reports usage errors and exits with the command's code
     except ExtractError as e:
         console.print(f"error: {e}", style="red", markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        console.print("interrupted; cached responses are kept, rerun to resume")
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)

@@ -170,7 +170,19 @@ def run_articles(
     on_pass: Callable[[str], None] | None = None,
     on_done: Callable[[ArticleOutcome], None] | None = None,
 ) -> list[ArticleOutcome]:
-    """Extract every article with bounded concurrency; outcomes come back in article order."""
+    """Extract every article with bounded concurrency; outcomes come back in article order.
+
+    With a concurrency of 1 (the embedded server's) everything runs on the calling thread, so
+    Ctrl-C interrupts the call in flight at once.
+    """
+    if concurrency <= 1:
+        outcomes_in_order = []
+        for article in articles:
+            outcome = extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+            outcomes_in_order.append(outcome)
+            if on_done:
+                on_done(outcome)
+        return outcomes_in_order
     outcomes: dict[str, ArticleOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     stop = threading.Event()

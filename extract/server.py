@@ -149,12 +149,12 @@ class EmbeddedServer:
         raise ModelUnavailableError(f"llama.cpp server not ready after {timeout_s:.0f}s; see {self.log_path}")
 
     def stop(self) -> None:
-        """Terminate the server (SIGTERM, then SIGKILL after 10 s)."""
+        """Terminate the server (SIGTERM, then SIGKILL after 3 s: a generation in flight is abandoned)."""
         if self._proc is None or self._proc.poll() is not None:
             return
         self._proc.terminate()
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()

@@ -180,6 +180,11 @@ def test_unknown_mode_is_one_line(workdir: Path, capsys: pytest.CaptureFixture[s
     assert code == 1 and "unknown instructor mode 'telepathy'" in one_line_error(err)
 
 
+def test_usage_errors_are_reported_without_traceback(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "--no-such-flag")
+    assert code == 2 and "No such option" in err and "Traceback" not in err
+
+
 def test_contradictory_flags(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "run", "--offline", "--refresh")
     assert code == 1
