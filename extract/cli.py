@@ -31,7 +31,7 @@ from rich.progress import (
 from extract.cache import ResponseCache
 from extract.config import Config, GenerationParams, load_config
 from extract.errors import ConfigError, ExtractError
-from extract.gold import Aliases, check_gold, load_gold
+from extract.gold import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH, Aliases, check_gold, load_gold
 from extract.llm import LLMClient
 from extract.pipeline import ArticleOutcome, run_articles, write_run
 from extract.prompts import PromptSet
@@ -49,8 +49,6 @@ console = Console(stderr=True)
 out = Console()
 
 DEFAULT_SNAPSHOT = Path("tests/recordings/responses.jsonl")
-DEFAULT_GOLD = Path("gold/events.yaml")
-DEFAULT_ALIASES = Path("gold/aliases.yaml")
 
 
 def _package_version() -> str:
@@ -211,8 +209,8 @@ def run(
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
-    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD,
-    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES,
+    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
+    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
 ) -> None:
     """Extract events from every article, write events.jsonl and run.json, then score."""
     if offline and refresh:
@@ -267,8 +265,8 @@ def run(
 @app.command()
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
-    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD,
-    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES,
+    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD_PATH,
+    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES_PATH,
 ) -> None:
     """Score a run against the gold: writes scores.json, report.md and report.html."""
     for name in ("events.jsonl", "run.json"):
@@ -357,8 +355,8 @@ def cache_import(path: Annotated[Path, typer.Argument(help="JSONL snapshot to re
 
 @gold_app.command("check")
 def gold_check(
-    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD,
-    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES,
+    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD_PATH,
+    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES_PATH,
     seeds: Annotated[Path, typer.Option()] = Path("seeds"),
 ) -> None:
     """Validate the gold against the schema, the seeds and the alias table."""
