@@ -245,7 +245,7 @@ def run(
     info = {
         "package_version": _package_version(),
         "input": str(input),
-        "model": {"name": config.model, "identity": identity, "embedded": config.embedded},
+        "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.base_url},
         "mode": config.mode,
         "params": config.params.to_json(),
         "prompts": {"hash": prompts.hash, "files": prompts.hashes},
