@@ -3,7 +3,8 @@
 Each pass asks for a single event type, and the grammar holds the answer to that type, but
 every pass shows the model the same prompt prefix (rules, the full schema, the article), so
 the server evaluates the schema once per run and each article once. Events whose evidence cannot
-be found in the article are rejected (and written to rejected.jsonl), never silently kept.
+be found in the article, or whose required numbers it does not state, are rejected (written to
+rejected.jsonl with the reason), never silently kept.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from extract.align import Span, align
 from extract.cache import canonical_json
 from extract.errors import CacheMissError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
-from extract.prompts import PromptSet
 from extract.gold import Aliases
 from extract.normalize import normalize
-from extract.schema import EVENT_TYPES, SCHEMA_VERSION, Event, Extraction, events_model
+from extract.prompts import PromptSet
+from extract.schema import EVENT_TYPES, EVENTS_FORMAT, SCHEMA_VERSION, Event, Extraction, events_model
 from extract.seeds import Article
 
-EVENTS_FORMAT = "extract.events/1"
 RUN_FORMAT = "extract.run/1"
 
 

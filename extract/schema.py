@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 SCHEMA_VERSION = "1"
+#: Format of one line of a run's events.jsonl (written by the pipeline, read by the scorer).
+EVENTS_FORMAT = "extract.events/1"
 
 #: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; never invented, so always nullable.
 IsoDate = Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]

@@ -32,9 +32,8 @@ from scipy.optimize import linear_sum_assignment
 from extract.errors import InputError
 from extract.files import read_jsonl
 from extract.gold import Aliases
-from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, KEY_FIELDS, Event, parse_event
+from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event
 
-EVENTS_FORMAT = "extract.events/1"
 SCORES_FORMAT = "extract.scores/1"
 
 #: Lenient integers: |predicted - gold| <= INT_TOLERANCE * |gold|.
