@@ -6,6 +6,7 @@ Every ExtractError becomes one line on stderr and exit code 1; nothing else is c
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -35,7 +37,7 @@ from extract.gold import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH, Aliases, check
 from extract.llm import LLMClient
 from extract.pipeline import ArticleOutcome, run_articles, write_run
 from extract.prompts import PromptSet
-from extract.schema import EVENT_TYPES, SCHEMA_VERSION
+from extract.schema import EVENT_TYPES, SCHEMA_VERSION, Extraction
 from extract.seeds import Article, load_documents
 from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
@@ -107,6 +109,13 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
             server.stop()
 
 
+class ShownSchema(str, enum.Enum):
+    """Which JSON Schema instructor shows in each pass's prompt."""
+
+    union = "union"
+    pass_ = "pass"
+
+
 ReplayOption = Annotated[
     Optional[list[Path]],
     typer.Option(help=f"Read-only snapshot(s) of recorded responses [default: {DEFAULT_SNAPSHOT}, if present]."),
@@ -165,6 +174,7 @@ def _extract(
     aliases: Aliases | None,
     identity: str,
     run_dir: Path,
+    prompt_model: type[BaseModel] | None,
 ) -> list[ArticleOutcome]:
     """Run the passes over every article with a progress display, starting the server if needed."""
     with _progress() as bar, _endpoint(config, bar) as endpoint:
@@ -186,6 +196,7 @@ def _extract(
             concurrency=config.concurrency,
             on_pass=lambda _: bar.advance(task),
             on_done=done,
+            prompt_model=prompt_model,
         )
 
 
@@ -207,6 +218,9 @@ def run(
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
     max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    shown_schema: Annotated[
+        ShownSchema, typer.Option(help="Schema in each pass's prompt: the stable full union, or the pass's own.")
+    ] = ShownSchema.union,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
@@ -235,7 +249,14 @@ def run(
     alias_table = Aliases.load(aliases) if aliases.exists() else None
     try:
         outcomes = _extract(
-            articles, config=config, cache=cache, prompts=prompts, aliases=alias_table, identity=identity, run_dir=run_dir
+            articles,
+            config=config,
+            cache=cache,
+            prompts=prompts,
+            aliases=alias_table,
+            identity=identity,
+            run_dir=run_dir,
+            prompt_model=Extraction if shown_schema is ShownSchema.union else None,
         )
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is cached; rerun the same command to resume")

@@ -169,6 +169,7 @@ def run_articles(
     concurrency: int = 1,
     on_pass: Callable[[str], None] | None = None,
     on_done: Callable[[ArticleOutcome], None] | None = None,
+    prompt_model: type[BaseModel] | None = Extraction,
 ) -> list[ArticleOutcome]:
     """Extract every article with bounded concurrency; outcomes come back in article order.
 
@@ -178,7 +179,9 @@ def run_articles(
     if concurrency <= 1:
         outcomes_in_order = []
         for article in articles:
-            outcome = extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+            outcome = extract_article(
+                article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass, prompt_model=prompt_model
+            )
             outcomes_in_order.append(outcome)
             if on_done:
                 on_done(outcome)
@@ -188,7 +191,14 @@ def run_articles(
     stop = threading.Event()
     futures = [
         pool.submit(
-            extract_article, a, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass, stop=stop
+            extract_article,
+            a,
+            client=client,
+            prompts=prompts,
+            aliases=aliases,
+            on_pass=on_pass,
+            prompt_model=prompt_model,
+            stop=stop,
         )
         for a in articles
     ]

@@ -115,3 +115,13 @@ def test_offline_miss_stops_the_run(tmp_path: Path) -> None:
             ARTICLE, client=make_client(tmp_path, FakeServer([]), cache_policy="offline"),
             prompts=PromptSet.load(REPO / "prompts"),
         )
+
+
+def test_passes_can_show_their_own_schema_instead_of_the_union(tmp_path: Path) -> None:
+    server = FakeServer([answer_per_pass])
+    extract_article(
+        ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"), prompt_model=None
+    )
+    systems = {r["messages"][0]["content"] for r in server.requests}
+    assert len(systems) == len(EVENT_TYPES)  # each pass's own schema sits in its system message
+    assert all("PersonnelChange" not in s for s in systems if "TroopLevel" in s)
