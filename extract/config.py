@@ -12,6 +12,8 @@ CachePolicy = Literal["default", "offline", "refresh"]
 
 #: The embedded model's name as the llama.cpp server reports it.
 EMBEDDED_MODEL = "qwen2.5-coder-1.5b-instruct"
+#: Where responses and the assembled model live unless EXTRACT_HOME says otherwise.
+DEFAULT_HOME = Path.home() / ".cache" / "extract"
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,8 @@ class Config:
     api_key: str | None = field(default=None, repr=False)
     mode: str = "json_schema_mode"
     params: GenerationParams = GenerationParams()
-    cache_dir: Path = Path.home() / ".cache" / "extract" / "responses"
-    model_dir: Path = Path.home() / ".cache" / "extract" / "models"
+    cache_dir: Path = DEFAULT_HOME / "responses"
+    model_dir: Path = DEFAULT_HOME / "models"
     cache_policy: CachePolicy = "default"
     concurrency: int = 1
     max_retries: int = 4
@@ -64,7 +66,7 @@ class Config:
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Build the configuration; the only place that reads environment variables."""
     env = os.environ if env is None else env
-    cache_root = Path(env.get("EXTRACT_HOME") or Path.home() / ".cache" / "extract")
+    cache_root = Path(env.get("EXTRACT_HOME") or DEFAULT_HOME)
     config = Config(
         base_url=env.get("EXTRACT_BASE_URL") or None,
         api_key=env.get("OPENAI_API_KEY") or None,

@@ -58,8 +58,9 @@ def verify_numbers(event: Event) -> Event | None:
         if type(event).model_fields[name].is_required():
             return None
         update[name] = None
-        if name == "count" and "qualifier" in type(event).model_fields and not type(event).model_fields["qualifier"].is_required():
-            update["qualifier"] = None
+        qualifier = type(event).model_fields.get("qualifier")
+        if name == "count" and qualifier is not None and not qualifier.is_required():
+            update["qualifier"] = None  # the hedge of a dropped count means nothing
     return event.model_copy(update=update) if update else event
 
 
