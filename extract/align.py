@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +14,6 @@ AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
 #: Below this rapidfuzz partial-ratio score (0-100) a quote counts as not found.
 FUZZY_THRESHOLD = 85.0
 
-_WS = re.compile(r"\s+")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 

@@ -109,7 +109,7 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
             server.stop()
 
 
-class ShownSchema(str, enum.Enum):
+class ShownSchema(enum.StrEnum):
     """Which JSON Schema instructor shows in each pass's prompt."""
 
     union = "union"
