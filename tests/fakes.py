@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from extract.cache import ResponseCache
+from extract.config import Config
+from extract.llm import LLMClient
 
 Reply = str | Callable[[dict[str, Any]], httpx.Response | str]
 
@@ -50,3 +55,15 @@ class FakeServer:
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler))
+
+
+def fake_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMClient:
+    """An LLMClient whose HTTP goes to ``server``, caching under ``tmp_path``; no retries."""
+    config = Config(cache_dir=tmp_path / "cache", max_retries=0).with_(**changes)
+    return LLMClient(
+        config,
+        cache=ResponseCache(config.cache_dir),
+        endpoint=lambda: "http://fake.invalid/v1",
+        model_identity="test-model",
+        http_client=server.client(),
+    )

@@ -6,12 +6,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from extract.cache import ResponseCache
-from extract.config import Config, GenerationParams
+from extract.config import GenerationParams
 from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient
 from extract.schema import Extraction
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, fake_client
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},
@@ -33,15 +32,7 @@ VALID = json.dumps(
 )
 
 
-def make_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMClient:
-    config = Config(cache_dir=tmp_path / "cache", max_retries=0).with_(**changes)
-    return LLMClient(
-        config,
-        cache=ResponseCache(config.cache_dir),
-        endpoint=lambda: "http://fake.invalid/v1",
-        model_identity="test-model",
-        http_client=server.client(),
-    )
+make_client = fake_client
 
 
 def extract(client: LLMClient, messages: list[dict[str, str]] = MESSAGES):

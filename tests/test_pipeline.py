@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from extract.cache import ResponseCache
-from extract.config import Config
 from extract.errors import CacheMissError
 from extract.gold import Aliases
 from extract.llm import LLMClient
@@ -15,7 +13,7 @@ from extract.pipeline import extract_article, ground, run_articles, write_events
 from extract.prompts import PromptSet
 from extract.schema import EVENT_TYPES, parse_event
 from extract.seeds import load_documents
-from tests.fakes import FakeServer
+from tests.fakes import FakeServer, fake_client
 
 REPO = Path(__file__).resolve().parent.parent
 ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
@@ -71,14 +69,7 @@ def answer_per_pass(body: dict) -> str:
 
 
 def make_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMClient:
-    config = Config(cache_dir=tmp_path / "cache", max_retries=0, max_reasks=0).with_(**changes)
-    return LLMClient(
-        config,
-        cache=ResponseCache(config.cache_dir),
-        endpoint=lambda: "http://fake.invalid/v1",
-        model_identity="test",
-        http_client=server.client(),
-    )
+    return fake_client(tmp_path, server, **{"max_reasks": 0, **changes})
 
 
 def test_one_pass_per_type_over_a_shared_prefix_and_failed_passes_are_recorded(tmp_path: Path) -> None:
