@@ -32,7 +32,6 @@ VALID = json.dumps(
 )
 
 
-make_client = fake_client
 
 
 def extract(client: LLMClient, messages: list[dict[str, str]] = MESSAGES):
@@ -41,8 +40,8 @@ def extract(client: LLMClient, messages: list[dict[str, str]] = MESSAGES):
 
 def test_miss_calls_the_server_then_hit_is_served_from_cache(tmp_path: Path) -> None:
     server = FakeServer([VALID])
-    first = extract(make_client(tmp_path, server))
-    second = extract(make_client(tmp_path, server))
+    first = extract(fake_client(tmp_path, server))
+    second = extract(fake_client(tmp_path, server))
     assert len(server.requests) == 1
     assert first.value == second.value
     assert first.value.events[0].count == 2500
@@ -52,7 +51,7 @@ def test_miss_calls_the_server_then_hit_is_served_from_cache(tmp_path: Path) -> 
 
 def test_request_carries_schema_for_llama_cpp_and_pinned_sampling(tmp_path: Path) -> None:
     server = FakeServer([VALID])
-    extract(make_client(tmp_path, server))
+    extract(fake_client(tmp_path, server))
     body = server.requests[0]
     assert body["response_format"]["type"] == "json_object"
     assert "TroopLevel" in body["response_format"]["schema"]["$defs"]
@@ -63,7 +62,7 @@ def test_request_carries_schema_for_llama_cpp_and_pinned_sampling(tmp_path: Path
 
 def test_openai_endpoint_gets_json_schema_response_format(tmp_path: Path) -> None:
     server = FakeServer([VALID])
-    extract(make_client(tmp_path, server, base_url="http://remote/v1"))
+    extract(fake_client(tmp_path, server, base_url="http://remote/v1"))
     assert server.requests[0]["response_format"]["type"] == "json_schema"
 
 
@@ -78,14 +77,14 @@ def test_openai_endpoint_gets_json_schema_response_format(tmp_path: Path) -> Non
 )
 def test_cache_key_changes_with_generation_parameters_and_mode(tmp_path: Path, change: dict) -> None:
     server = FakeServer([VALID])
-    extract(make_client(tmp_path, server))
-    extract(make_client(tmp_path, server, **change))
+    extract(fake_client(tmp_path, server))
+    extract(fake_client(tmp_path, server, **change))
     assert len(server.requests) == 2
 
 
 def test_cache_key_changes_with_messages_prompt_hash_and_model(tmp_path: Path) -> None:
     server = FakeServer([VALID])
-    client = make_client(tmp_path, server)
+    client = fake_client(tmp_path, server)
     extract(client)
     extract(client, [*MESSAGES[:2], {"role": "user", "content": "Other question."}])
     client.extract(Extraction, messages=MESSAGES, article_id="a#1", prompt_hash="p2")
@@ -97,23 +96,23 @@ def test_cache_key_changes_with_messages_prompt_hash_and_model(tmp_path: Path) -
 def test_offline_miss_names_article_prompt_and_how_to_record(tmp_path: Path) -> None:
     server = FakeServer([VALID])
     with pytest.raises(CacheMissError) as e:
-        extract(make_client(tmp_path, server, cache_policy="offline"))
+        extract(fake_client(tmp_path, server, cache_policy="offline"))
     assert server.requests == []
     assert "a#1" in str(e.value) and "p1" in str(e.value) and "without --offline" in str(e.value)
 
 
 def test_refresh_calls_again_and_overwrites(tmp_path: Path) -> None:
     server = FakeServer([VALID, VALID.replace("2500", "2600").replace("2,500", "2,600")])
-    extract(make_client(tmp_path, server))
-    refreshed = extract(make_client(tmp_path, server, cache_policy="refresh"))
-    again = extract(make_client(tmp_path, server))
+    extract(fake_client(tmp_path, server))
+    refreshed = extract(fake_client(tmp_path, server, cache_policy="refresh"))
+    again = extract(fake_client(tmp_path, server))
     assert len(server.requests) == 2
     assert refreshed.value.events[0].count == 2600 == again.value.events[0].count
 
 
 def test_invalid_output_is_reasked_and_the_failure_is_stored(tmp_path: Path) -> None:
     server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
-    client = make_client(tmp_path, server)
+    client = fake_client(tmp_path, server)
     result = extract(client)
     assert result.value.events[0].count == 2500
     assert len(server.requests) == 2
@@ -127,18 +126,18 @@ def test_invalid_output_is_reasked_and_the_failure_is_stored(tmp_path: Path) -> 
 def test_never_valid_raises_with_attempts_and_usage(tmp_path: Path) -> None:
     server = FakeServer(["not json at all"])
     with pytest.raises(InvalidOutputError) as e:
-        extract(make_client(tmp_path, server, max_reasks=2))
+        extract(fake_client(tmp_path, server, max_reasks=2))
     assert e.value.attempts == 3 and e.value.article_id == "a#1"
     assert e.value.usage["calls"] == 3
 
 
 def test_server_errors_are_retried_then_reported(tmp_path: Path) -> None:
     server = FakeServer([httpx.Response(503, json={"error": "busy"}), VALID])
-    result = extract(make_client(tmp_path, server, max_retries=1))
+    result = extract(fake_client(tmp_path, server, max_retries=1))
     assert result.value.events and len(server.requests) == 2
     server = FakeServer([httpx.Response(500, json={"error": "boom"})])
     with pytest.raises(LLMError, match="HTTP 500"):
-        extract(make_client(tmp_path / "b", server))
+        extract(fake_client(tmp_path / "b", server))
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
@@ -146,13 +145,13 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         raise httpx.ConnectError("connection refused")
 
     with pytest.raises(ServerUnreachableError, match="cannot reach the model server"):
-        extract(make_client(tmp_path, FakeServer([refuse])))
+        extract(fake_client(tmp_path, FakeServer([refuse])))
 
 
 def test_api_key_never_reaches_the_cache_or_its_export(tmp_path: Path) -> None:
     secret = "sk-test-SECRET-0123456789"
     server = FakeServer([VALID])
-    client = make_client(tmp_path, server, api_key=secret, base_url="http://remote/v1")
+    client = fake_client(tmp_path, server, api_key=secret, base_url="http://remote/v1")
     extract(client)
     assert server.headers[0]["authorization"] == f"Bearer {secret}"
     client.cache.export(tmp_path / "snapshot.jsonl")
@@ -167,5 +166,5 @@ def test_a_timeout_fails_the_call_not_the_run(tmp_path: Path) -> None:
         raise httpx.ReadTimeout("timed out")
 
     with pytest.raises(LLMError, match="no answer within") as e:
-        extract(make_client(tmp_path, FakeServer([slow])))
+        extract(fake_client(tmp_path, FakeServer([slow])))
     assert not isinstance(e.value, ServerUnreachableError)
