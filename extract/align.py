@@ -8,13 +8,13 @@ from typing import Literal
 from rapidfuzz import fuzz
 
 from extract.seeds import Article
+from extract.text import STRAIGHT_QUOTES
 
 AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
 
 #: Below this rapidfuzz partial-ratio score (0-100) a quote counts as not found.
 FUZZY_THRESHOLD = 85.0
 
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _normalize(text: str) -> tuple[str, list[int]]:
             ch, prev_space = " ", True
         else:
             prev_space = False
-        folded = ch.translate(_QUOTES).casefold()  # may grow: "ß" -> "ss"
+        folded = ch.translate(STRAIGHT_QUOTES).casefold()  # may grow: "ß" -> "ss"
         chars.append(folded)
         index.extend([i] * len(folded))
     return "".join(chars), index

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from extract.errors import InputError
 from extract.schema import ACTOR_FIELDS, SCHEMA_VERSION, Event, parse_event
 from extract.seeds import Article
+from extract.text import fold
 
 GOLD_FORMAT = "extract.gold/1"
 ALIASES_FORMAT = "extract.aliases/1"
@@ -29,7 +30,6 @@ _DATE_FIELDS = ("date", "period_start", "period_end")
 _ISO_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
 _TOP_KEYS = ("format", "schema_version", "articles")
 _ARTICLE_KEYS = ("id", "events")
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 FieldPath = tuple[str | int, ...]
 
@@ -387,9 +387,6 @@ def _iso_date_problem(value: str) -> str | None:
     return None
 
 
-def _squash(text: str) -> str:
-    return " ".join(text.translate(_QUOTES).split()).casefold()
-
 
 def _evidence_problem(evidence: str, article: Article) -> str | None:
     if not evidence.strip():
@@ -398,7 +395,7 @@ def _evidence_problem(evidence: str, article: Article) -> str | None:
         return "evidence spans two paragraphs (quote one)"
     if evidence in article.text:
         return None
-    hint = " (it differs in case, quotes or spacing)" if _squash(evidence) in _squash(article.text) else ""
+    hint = " (it differs in case, quotes or spacing)" if fold(evidence) in fold(article.text) else ""
     return f"evidence not found verbatim in article {article.id!r}{hint}"
 
 

@@ -33,6 +33,7 @@ from extract.errors import InputError
 from extract.files import read_jsonl
 from extract.gold import Aliases
 from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event
+from extract.text import fold
 
 SCORES_FORMAT = "extract.scores/1"
 
@@ -53,7 +54,6 @@ BOOTSTRAP_SEED = 0
 
 DATE_FIELDS = frozenset({"date", "period_start", "period_end"})
 _NOT_SLOTS = frozenset({"type", "evidence"})
-_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 FieldKind = Literal["int", "date", "actor", "actors", "text", "enum"]
 
@@ -147,9 +147,6 @@ def _filled_slots(event: Event) -> int:
     return sum(slot_value(event, name) is not None for name, _ in SLOTS[event.type])
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.translate(_QUOTES).split()).casefold()
-
 
 def _fuzzy(a: str, b: str, *, threshold: float) -> bool:
     return fuzz.token_set_ratio(a, b, processor=default_process) >= threshold
@@ -157,7 +154,7 @@ def _fuzzy(a: str, b: str, *, threshold: float) -> bool:
 
 def _actor_credit(gold: str, predicted: str, *, aliases: Aliases) -> tuple[bool, float]:
     cg, cp = aliases.canonical(gold), aliases.canonical(predicted)
-    if _norm(cg) == _norm(cp):
+    if fold(cg) == fold(cp):
         return True, 1.0
     if cg in aliases.table and cp in aliases.table:
         return False, 0.0  # two different known actors ("Coalition", "Coalition partners") never fuzz together
@@ -166,9 +163,9 @@ def _actor_credit(gold: str, predicted: str, *, aliases: Aliases) -> tuple[bool,
 
 def _actors_credit(gold: list[str], predicted: list[str], *, aliases: Aliases) -> tuple[bool, float]:
     """Lists compared as sets of canonical names; lenient credit is the share paired one-to-one."""
-    gs = sorted({aliases.canonical(n) for n in gold}, key=_norm)
-    ps = sorted({aliases.canonical(n) for n in predicted}, key=_norm)
-    if {_norm(n) for n in gs} == {_norm(n) for n in ps}:
+    gs = sorted({aliases.canonical(n) for n in gold}, key=fold)
+    ps = sorted({aliases.canonical(n) for n in predicted}, key=fold)
+    if {fold(n) for n in gs} == {fold(n) for n in ps}:
         return True, 1.0
     credit = np.array([[_actor_credit(g, p, aliases=aliases)[1] for p in ps] for g in gs])
     rows, cols = linear_sum_assignment(credit, maximize=True)
@@ -198,7 +195,7 @@ def _credit(kind: FieldKind, gold: Any, predicted: Any, *, aliases: Aliases) -> 
     if kind == "actors":
         return _actors_credit(gold, predicted, aliases=aliases)
     if kind == "text":
-        if _norm(gold) == _norm(predicted):
+        if fold(gold) == fold(predicted):
             return True, 1.0
         return False, 1.0 if _fuzzy(gold, predicted, threshold=TEXT_THRESHOLD) else 0.0
     return (True, 1.0) if gold == predicted else (False, 0.0)
