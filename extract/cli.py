@@ -137,7 +137,8 @@ def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = 
     return ResponseCache(config.cache_dir, snapshots=snapshots)
 
 
-def _score_into(run_dir: Path, *, gold: Path, aliases: Path) -> None:
+def _score_into(run_dir: Path, *, gold: Path, aliases: Path, articles: list[Article] | None = None) -> None:
+    """Score a run folder; ``articles`` saves reloading the documents the run already holds."""
     from extract.report import print_summary, render_html, render_markdown
     from extract.score import read_events, score_run
 
@@ -147,13 +148,14 @@ def _score_into(run_dir: Path, *, gold: Path, aliases: Path) -> None:
     alias_table = Aliases.load(aliases)
     gold_articles = load_gold(gold)
     predicted = read_events(run_dir / "events.jsonl")
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     scores = score_run(predicted, {k: v.events for k, v in gold_articles.items()}, aliases=alias_table)
     (run_dir / "scores.json").write_text(
         json.dumps(scores.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     (run_dir / "report.md").write_text(render_markdown(scores), encoding="utf-8")
-    articles = load_documents(Path(run["input"]))
+    if articles is None:
+        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        articles = load_documents(Path(run["input"]))
     html = render_html(
         scores,
         articles=articles,
@@ -278,7 +280,7 @@ def run(
         f"{totals['failed_passes']} failed passes, {totals['rejected']} events rejected); "
         f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
     )
-    _score_into(run_dir, gold=gold, aliases=aliases)
+    _score_into(run_dir, gold=gold, aliases=aliases, articles=articles)
     if totals["failed"] or totals["partial"]:
         raise typer.Exit(2)
 

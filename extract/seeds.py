@@ -59,8 +59,7 @@ class Article:
         return self._map(start), self._map(end - 1) + 1 if end > start else self._map(start)
 
     def _map(self, pos: int) -> int:
-        starts = [r[0] for r in self.runs]
-        i = max(bisect.bisect_right(starts, pos) - 1, 0)
+        i = max(bisect.bisect_right(self.runs, pos, key=lambda run: run[0]) - 1, 0)
         clean_start, orig_start, length = self.runs[i]
         return orig_start + min(pos - clean_start, max(length - 1, 0))
 
