@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import json
 import signal
 import sys
@@ -35,9 +36,10 @@ from extract.config import Config, GenerationParams, load_config
 from extract.errors import ConfigError, ExtractError
 from extract.gold import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH, Aliases, check_gold, load_gold
 from extract.llm import LLMClient
-from extract.pipeline import ArticleOutcome, run_articles, write_run
+from extract.pipeline import ArticleOutcome, plan_calls, run_articles, write_run
 from extract.prompts import PromptSet
-from extract.schema import EVENT_TYPES, SCHEMA_VERSION, Extraction
+from extract.bench import STRATEGIES
+from extract.schema import EVENT_TYPES, SCHEMA_VERSION, AnyEvents, Extraction
 from extract.seeds import Article, load_documents
 from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
@@ -110,10 +112,15 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
 
 
 class ShownSchema(enum.StrEnum):
-    """Which JSON Schema instructor shows in each pass's prompt."""
+    """Which JSON Schema instructor shows in each pass's prompt (the grammar is always the pass's type)."""
 
+    compact = "compact"
     union = "union"
     pass_ = "pass"
+
+    @property
+    def model(self) -> type[BaseModel] | None:
+        return {"compact": AnyEvents, "union": Extraction, "pass": None}[self.value]
 
 
 ReplayOption = Annotated[
@@ -181,9 +188,9 @@ def _extract(
     """Run the passes over every article with a progress display, starting the server if needed."""
     with _progress() as bar, _endpoint(config, bar) as endpoint:
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
-        passes = len(articles) * len(EVENT_TYPES)
-        task = bar.add_task(f"{len(articles)} articles × {len(EVENT_TYPES)} passes", total=passes)
-        console.print(f"extracting {len(articles)} articles, {len(EVENT_TYPES)} passes each, into {run_dir}")
+        passes = sum(len(plan_calls(a, prompts=prompts)) for a in articles)
+        task = bar.add_task(f"{len(articles)} articles, {passes} calls", total=passes)
+        console.print(f"extracting {len(articles)} articles ({passes} calls: windows, then one pass per type) into {run_dir}")
 
         def done(o: ArticleOutcome) -> None:
             note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
@@ -221,8 +228,9 @@ def run(
     max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
     shown_schema: Annotated[
-        ShownSchema, typer.Option(help="Schema in each pass's prompt: the stable full union, or the pass's own.")
-    ] = ShownSchema.union,
+        ShownSchema,
+        typer.Option(help="Schema in each pass's prompt: a compact generic list, the full union, or the pass's own."),
+    ] = ShownSchema.compact,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
@@ -258,7 +266,7 @@ def run(
             aliases=alias_table,
             identity=identity,
             run_dir=run_dir,
-            prompt_model=Extraction if shown_schema is ShownSchema.union else None,
+            prompt_model=shown_schema.model,
         )
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is cached; rerun the same command to resume")
@@ -283,6 +291,93 @@ def run(
     _score_into(run_dir, gold=gold, aliases=aliases, articles=articles)
     if totals["failed"] or totals["partial"]:
         raise typer.Exit(2)
+
+
+@app.command()
+def bench(
+    input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Benchmark folder.")] = Path("runs/bench"),
+    strategies: Annotated[str, typer.Option(help="Comma-separated: naive, langextract, extract.")] = ",".join(STRATEGIES),
+    offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
+    refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
+    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    replay: ReplayOption = None,
+    no_replay: NoReplayOption = False,
+    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
+    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
+) -> None:
+    """Benchmark naive instructor, langextract and the project's strategy on the embedded model.
+
+    Writes bench.json, bench.md and one run folder per strategy under --out.
+    """
+    from extract import bench as b
+
+    if offline and refresh:
+        raise ConfigError("--offline and --refresh contradict each other")
+    chosen = b.parse_strategies(strategies)
+    config = load_config(cache_policy="offline" if offline else "refresh" if refresh else "default")
+    if not config.embedded:
+        raise ConfigError("the benchmark runs on the embedded model; unset EXTRACT_BASE_URL")
+    if not gold.exists():
+        raise ConfigError(f"no gold file at {gold}")
+    articles = load_documents(input)
+    prompts = PromptSet.load(prompts_dir)
+    alias_table = Aliases.load(aliases)
+    gold_events = {k: v.events for k, v in load_gold(gold).items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = _make_cache(config, replay, no_replay=no_replay)
+    results = []
+    try:
+        with _progress() as bar, _endpoint(config, bar) as endpoint:
+            client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=MODEL_IDENTITY)
+            task = bar.add_task(f"{len(chosen)} strategies × {len(articles)} articles", total=len(chosen) * len(articles))
+
+            def done(name: str, o: ArticleOutcome) -> None:
+                bar.advance(task)
+                note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
+                flag = f" [yellow]({'; '.join(o.errors)})[/yellow]" if o.errors else ""
+                console.print(f"  {name:<11} {o.article_id}: {len(o.events)} events ({note}){flag}", highlight=False)
+
+            for name in chosen:
+                console.print(f"{name}: {len(articles)} articles")
+                if name == "naive":
+                    run_one = functools.partial(b.naive_article, client=client, prompts=prompts)
+                elif name == "extract":
+                    run_one = b.extract_runner(client=client, prompts=prompts, aliases=alias_table)
+                else:
+                    from extract.llm import RecordingTransport
+
+                    try:
+                        from extract.lx import LangExtract
+                    except ModuleNotFoundError as e:
+                        raise ConfigError(f"the langextract baseline needs {e.name}: pip install -e '.[bench]'") from e
+
+                    transport = RecordingTransport(
+                        config, cache=cache, endpoint=endpoint, model_identity=MODEL_IDENTITY,
+                        label="langextract", prompt_hash=prompts.hash_of("langextract"),
+                    )
+                    source = LangExtract(config, prompts=prompts, transport=transport)
+                    run_one = functools.partial(b.source_article, source=source, keys=transport.keys)
+                results.append(b.run_strategy(name, articles, run_one, on_done=done))
+    except KeyboardInterrupt:
+        console.print("interrupted: every finished call is cached; rerun the same command to resume")
+        raise typer.Exit(130) from None
+    finally:
+        cache.close()
+    b.score_strategies(results, gold_events, aliases=alias_table)
+    info = {
+        "input": str(input),
+        "model": MODEL_IDENTITY,
+        "params": config.params.to_json(),
+        "prompts": {name: prompts.hash_of(name) for name in chosen},
+        "schema_version": SCHEMA_VERSION,
+    }
+    record = b.write_bench(out_dir, results, info=info)
+    out.print(b.render_table(record), markup=False, highlight=False, soft_wrap=True)
+    for name, row in record["strategies"].items():
+        if "harness_overhead" in row:
+            console.print(f"{name}: harness overhead {row['harness_overhead']:.1%} over {row['live_calls']} live calls")
+    console.print(f"wrote {out_dir}/bench.json, bench.md and one run folder per strategy")
 
 
 @app.command()
@@ -356,15 +451,22 @@ def cache_clear() -> None:
 @cache_app.command("export")
 def cache_export(
     path: Annotated[Path, typer.Argument(help="JSONL snapshot to write.")],
-    run_dir: Annotated[Optional[Path], typer.Option("--run", help="Only the responses this run used.")] = None,
+    run_dir: Annotated[
+        Optional[Path], typer.Option("--run", help="Only the responses used by the run(s) in this folder (a bench folder too).")
+    ] = None,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
 ) -> None:
     """Write cached responses to a sorted, diff-friendly JSONL snapshot."""
     keys = None
     if run_dir is not None:
-        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        keys = {k for a in record["articles"].values() for k in a["cache_keys"]}
+        manifests = sorted(run_dir.rglob("run.json"))
+        if not manifests:
+            raise ConfigError(f"no run.json under {run_dir}")
+        keys = set()
+        for manifest in manifests:
+            record = json.loads(manifest.read_text(encoding="utf-8"))
+            keys |= {k for a in record["articles"].values() for k in a["cache_keys"]}
     n = _make_cache(load_config(), replay, no_replay=no_replay).export(path, keys=keys)
     console.print(f"exported {n} responses to {path}")
 

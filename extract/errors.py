@@ -60,4 +60,22 @@ class ServerUnreachableError(LLMError):
 
 
 class InvalidOutputError(LLMError):
-    """The model never produced output that validates against the schema."""
+    """The model never produced output that validates against the schema.
+
+    ``content`` is the last answer (a caller may salvage its complete parts); ``keys`` are the
+    cache keys of every attempt, so the recorded responses can still be exported.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        article_id: str | None = None,
+        attempts: int = 0,
+        usage: dict[str, Any] | None = None,
+        content: str | None = None,
+        keys: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, article_id=article_id, attempts=attempts, usage=usage)
+        self.content = content
+        self.keys = keys or []

@@ -8,6 +8,7 @@ answer is cached under a key of everything that changes it, so replays are byte 
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,8 @@ class Usage:
     cached_prompt_tokens: int = 0
     cached_completion_tokens: int = 0
     server_seconds: float = 0.0
+    #: Server time the cached responses took when they were recorded.
+    cached_server_seconds: float = 0.0
 
     def add(self, other: Usage) -> None:
         for name in self.__dataclass_fields__:
@@ -49,7 +52,27 @@ class Usage:
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["server_seconds"] = round(self.server_seconds, 3)
+        data["cached_server_seconds"] = round(self.cached_server_seconds, 3)
         return data
+
+    @property
+    def recorded_seconds(self) -> float:
+        """Server time of every response used, live or recorded: comparable across replays."""
+        return self.server_seconds + self.cached_server_seconds
+
+    def count(self, response: dict[str, Any], *, cached: bool, seconds: float = 0.0) -> None:
+        """Account one response (``seconds``: the live call's duration)."""
+        tokens = response["usage"]
+        if cached:
+            self.cache_hits += 1
+            self.cached_prompt_tokens += tokens["prompt_tokens"]
+            self.cached_completion_tokens += tokens["completion_tokens"]
+            self.cached_server_seconds += response.get("seconds", 0.0)
+        else:
+            self.calls += 1
+            self.server_seconds += seconds
+            self.prompt_tokens += tokens["prompt_tokens"]
+            self.completion_tokens += tokens["completion_tokens"]
 
 
 @dataclass
@@ -78,6 +101,24 @@ def _completion(response: dict[str, Any], *, model: str) -> ChatCompletion:
             ],
         }
     )
+
+
+def _lookup(
+    config: Config, cache: ResponseCache, key: str, *, article_id: str, label: str, prompt_hash: str
+) -> dict[str, Any] | None:
+    """The cached record for ``key`` under the cache policy; offline, a miss is an error."""
+    record = None if config.cache_policy == "refresh" else cache.get(key)
+    if record is None and config.cache_policy == "offline":
+        raise CacheMissError(
+            f"offline and no cached response for article {article_id} (pass {label}, prompts "
+            f"{prompt_hash}, model {config.model}, key {key[:12]}); record it by running "
+            "without --offline, or import a snapshot with `extract cache import`",
+            article_id=article_id,
+            prompt=prompt_hash,
+            model=config.model,
+            key=key,
+        )
+    return record
 
 
 def _mode(config: Config) -> instructor.Mode:
@@ -174,34 +215,19 @@ class LLMClient:
                 "completion_tokens": usage.completion_tokens if usage else 0,
             },
         }
-        return response, time.monotonic() - started
+        seconds = time.monotonic() - started
+        return response | {"seconds": round(seconds, 3)}, seconds
 
     def _fetch(
         self, body: dict[str, Any], key: str, *, article_id: str, label: str, prompt_hash: str, usage: Usage
     ) -> tuple[dict[str, Any], bool]:
         """The response for ``body``: from the cache, or from the server. True when it was cached."""
-        record = None if self.config.cache_policy == "refresh" else self.cache.get(key)
+        record = _lookup(self.config, self.cache, key, article_id=article_id, label=label, prompt_hash=prompt_hash)
         if record is not None:
-            response = record["response"]
-            usage.cache_hits += 1
-            usage.cached_prompt_tokens += response["usage"]["prompt_tokens"]
-            usage.cached_completion_tokens += response["usage"]["completion_tokens"]
-            return response, True
-        if self.config.cache_policy == "offline":
-            raise CacheMissError(
-                f"offline and no cached response for article {article_id} (pass {label}, prompts "
-                f"{prompt_hash}, model {self.config.model}, key {key[:12]}); record it by running "
-                "without --offline, or import a snapshot with `extract cache import`",
-                article_id=article_id,
-                prompt=prompt_hash,
-                model=self.config.model,
-                key=key,
-            )
+            usage.count(record["response"], cached=True)
+            return record["response"], True
         response, seconds = self._call(body, article_id=article_id)
-        usage.calls += 1
-        usage.server_seconds += seconds
-        usage.prompt_tokens += response["usage"]["prompt_tokens"]
-        usage.completion_tokens += response["usage"]["completion_tokens"]
+        usage.count(response, cached=False, seconds=seconds)
         return response, False
 
     def _parse(
@@ -275,5 +301,120 @@ class LLMClient:
             article_id=article_id,
             attempts=len(keys),
             usage=usage.to_json(),
+            content=response["content"],
+            keys=keys,
         )
 
+
+
+#: The base URL handed to clients behind a RecordingTransport; the transport sends misses to the real one.
+RECORDED_BASE_URL = "http://recorded.invalid/v1"
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """The HTTP boundary for a client this package does not drive itself (langextract's).
+
+    Chat completions are answered from the response cache, keyed like LLMClient's calls on the
+    model identity and the whole request body; a miss goes to ``endpoint()`` (started lazily)
+    and is recorded. Set ``article_id`` before each document so records say what they were for.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        cache: ResponseCache,
+        endpoint: Callable[[], str],
+        model_identity: str,
+        label: str,
+        prompt_hash: str,
+        inner: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.model_identity = model_identity
+        self.label = label
+        self.prompt_hash = prompt_hash
+        self.article_id = ""
+        self.usage = Usage()
+        self.keys: list[str] = []
+        self._endpoint = endpoint
+        self._base_url: str | None = None
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        key = cache_key(
+            {
+                "model": self.model_identity,
+                "client": self.label,
+                "prompts": self.prompt_hash,
+                "request": {k: v for k, v in body.items() if k != "model"},
+            }
+        )
+        self.keys.append(key)
+        record = _lookup(
+            self.config, self.cache, key, article_id=self.article_id, label=self.label, prompt_hash=self.prompt_hash
+        )
+        if record is not None:
+            self.usage.count(record["response"], cached=True)
+            return self._answer(request, record["response"], model=body.get("model", ""))
+        if self._base_url is None:
+            self._base_url = self._endpoint().rstrip("/")  # may start the embedded server: once
+        started = time.monotonic()
+        path = request.url.path.removeprefix(httpx.URL(RECORDED_BASE_URL).path)
+        forwarded = httpx.Request(
+            request.method,
+            self._base_url + path,
+            headers={"content-type": "application/json"},
+            content=request.content,
+            extensions=request.extensions,
+        )
+        upstream = self._inner.handle_request(forwarded)
+        upstream.read()
+        if upstream.status_code != 200:
+            return upstream
+        seconds = time.monotonic() - started
+        payload = upstream.json()
+        choice, usage = payload["choices"][0], payload.get("usage") or {}
+        response = {
+            "content": choice["message"].get("content"),
+            "finish_reason": choice.get("finish_reason"),
+            "usage": {
+                "prompt_tokens": usage.get("prompt_tokens", 0),
+                "completion_tokens": usage.get("completion_tokens", 0),
+            },
+            "seconds": round(seconds, 3),
+        }
+        self.usage.count(response, cached=False, seconds=seconds)
+        request_info = {
+            "article_id": self.article_id,
+            "label": self.label,
+            "model": self.model_identity,
+            "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
+            "prompts": self.prompt_hash,
+            "messages_sha256": cache_key({"m": body.get("messages")}),
+        }
+        self.cache.put(key, {"request": request_info, "response": response, "validation": {"ok": True, "error": None}})
+        return self._answer(request, response, model=body.get("model", ""))
+
+    @staticmethod
+    def _answer(request: httpx.Request, response: dict[str, Any], *, model: str) -> httpx.Response:
+        completion = _completion(response, model=model).model_dump(mode="json")
+        completion["usage"] = {**response["usage"], "total_tokens": sum(response["usage"].values())}
+        return httpx.Response(200, json=completion, request=request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def recording_openai_client(transport: RecordingTransport) -> openai.OpenAI:
+    """An OpenAI SDK client whose every call goes through ``transport`` (no SDK retries: the
+    transport's server is local, and a cache miss offline must surface at once)."""
+    return openai.OpenAI(
+        base_url=RECORDED_BASE_URL,
+        api_key=transport.config.api_key or "not-needed",
+        max_retries=0,
+        timeout=transport.config.timeout_s,
+        http_client=httpx.Client(transport=transport),
+    )

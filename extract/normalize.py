@@ -3,7 +3,11 @@
 - actor names and countries are canonicalized with the alias table;
 - every number an event claims must be written in its evidence: an unsupported optional
   number is dropped, an event whose required number is unsupported is rejected;
-- a missing location is read from the evidence when it names a country ("... in Iraq").
+- a missing location is read from the evidence when it names a country ("... in Iraq");
+- the evidence must say what the type is about (a troop word for a troop level, an
+  appointment word for a personnel change: the cue words of the type definitions in
+  gold/GUIDELINES.md), and actor fields must name someone (not a number; a person is not a
+  state or an organization of the alias table).
 """
 
 from __future__ import annotations
@@ -89,6 +93,49 @@ def infer_country(evidence: str) -> str | None:
         return placed.group(1)
     named = {m.group(1) for m in pattern.finditer(evidence)}
     return named.pop() if len(named) == 1 else None
+
+
+#: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
+TYPE_CUES: dict[str, tuple[str, ...]] = {
+    "troop_level": ("troop", "soldier", "forces", "force ", "personnel", "members", "contingent", "military",
+                    "service member", "marine", "army"),
+    "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "sen", "leav",
+                     "exit", "relocat", "mov", "depart", "arriv", "redeploy", "end", "remov", "return", "halv", "scal",
+                     "downsiz", "shrink", "decreas", "increas", "reinforc", "dispatch", "boost"),
+    "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",
+                      "station", "hand", "clos", "shut", "open"),
+    "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
+    "attack": ("attack", "strike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired", "shoot",
+               "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "raid", "kill", "targeted",
+               "hit", "offensive", "clash", "fight"),
+    "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
+    "operations_tally": ("sortie", "strike", "operation", "raid", "mission", "flight"),
+    "political_decision": ("agree", "law", "bill", "vote", "parliament", "resolution", "declar", "announc",
+                           "demand", "call", "urge", "order", "decid", "decision", "approv", "sign", "pact",
+                           "deal", "treaty", "accord", "ceasefire", "truce", "request", "ask"),
+    "personnel_change": ("appoint", "dismiss", "fire", "resign", "named", "nominat", "replac", "sack", "step",
+                         "succeed", "successor", "oust", "remov"),
+}
+
+
+def states_its_type(event: Event) -> bool:
+    """Whether the evidence contains a cue word of the event's type."""
+    text = event.evidence.lower()
+    return any(cue in text for cue in TYPE_CUES[event.type])
+
+
+def names_its_actors(event: Event, aliases: Aliases | None) -> bool:
+    """Actor fields contain a letter; a person is neither a state nor an organization."""
+    for name in ACTOR_FIELDS & set(type(event).model_fields):
+        value = getattr(event, name)
+        if isinstance(value, str) and not re.search(r"[^\W\d_]", value):
+            return False
+    person = getattr(event, "person", None)
+    if person is not None:
+        canonical = aliases.canonical(person) if aliases is not None else person
+        if canonical in _countries() or (aliases is not None and canonical in aliases.table):
+            return False
+    return True
 
 
 def canonicalize(event: Event, aliases: Aliases) -> Event:

@@ -1,10 +1,11 @@
 """Extract events from articles: one cached pass per event type, then grounding and normalization.
 
 Each pass asks for a single event type, and the grammar holds the answer to that type, but
-every pass shows the model the same prompt prefix (rules, the full schema, the article), so
-the server evaluates the schema once per run and each article once. Events whose evidence cannot
-be found in the article, or whose required numbers it does not state, are rejected (written to
-rejected.jsonl with the reason), never silently kept.
+every pass shows the model the same prompt prefix (rules, a compact schema, the article), so
+the server evaluates each article once and every further pass only reads its question.
+Events whose evidence cannot be found in the article, does not state a required number or
+has no cue word of the type are rejected (written to rejected.jsonl with the reason), never
+silently kept.
 """
 
 from __future__ import annotations
@@ -18,19 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from extract.align import Span, align
 from extract.cache import canonical_json
-from extract.errors import CacheMissError, LLMError, ServerUnreachableError
+from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
 from extract.gold import Aliases
-from extract.normalize import normalize
+from extract.normalize import names_its_actors, normalize, states_its_type
 from extract.prompts import PromptSet
-from extract.schema import EVENT_TYPES, EVENTS_FORMAT, SCHEMA_VERSION, Event, Extraction, events_model
+from extract.schema import EVENT_TYPES, EVENTS_FORMAT, SCHEMA_VERSION, AnyEvents, Event, Extraction, events_model, parse_event
+from extract.text import windows
 from extract.seeds import Article
 
 RUN_FORMAT = "extract.run/1"
+#: Window size in characters: langextract's default chunk, a few sentences for a small model.
+WINDOW_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -65,12 +69,13 @@ class ArticleOutcome:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    planned: int = 1
 
     @property
     def status(self) -> str:
         if not self.errors:
             return "ok"
-        return "failed" if len(self.errors) == len(EVENT_TYPES) else "partial"
+        return "failed" if len(self.errors) >= self.planned else "partial"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,8 +96,8 @@ def ground(
     """Align, repair and normalize events; return (kept, rejected).
 
     A quote found only approximately is replaced by the article's own words. Rejected:
-    events whose evidence is not in the article, or whose required number it does not
-    state. Exact duplicates (after normalization) are dropped, the first one wins.
+    events whose evidence is not in the article, does not state a required number, or has
+    no cue word of the event's type, and events whose actor fields name no one. Exact duplicates (after normalization) are dropped, the first one wins.
     """
     kept, rejected, seen = [], [], set()
     for event in events:
@@ -105,6 +110,10 @@ def ground(
             reason = reason or "a required number is not in the evidence"
         else:
             event = normalized
+            if not states_its_type(event):
+                reason = reason or f"the evidence has no cue word of {event.type}"
+            elif not names_its_actors(event, aliases):
+                reason = reason or "an actor field names no one"
         fingerprint = canonical_json(event.model_dump(mode="json"))
         if fingerprint in seen:
             continue
@@ -114,6 +123,52 @@ def ground(
     return kept, rejected
 
 
+@dataclass(frozen=True)
+class Call:
+    """One model call of the strategy: its label, response model and messages."""
+
+    label: str
+    response_model: type[BaseModel]
+    messages: list[dict[str, str]]
+    prompt_hash: str
+    prompt_model: type[BaseModel] | None
+
+
+def plan_calls(
+    article: Article, *, prompts: PromptSet, prompt_model: type[BaseModel] | None = AnyEvents
+) -> list[Call]:
+    """The calls for one article, in order: every window, then one pass per event type.
+
+    The windows read a few sentences at a time after a prefix of rules, type definitions and
+    few-shot examples (shared by every window of the run); the passes read the whole article
+    after the rules (shared by every pass over it) and ask for one type each. The two views
+    find different events, and both prefixes are reused by the server.
+    ``prompt_model`` is the schema shown in the passes' prompts (see ``llm.LLMClient.extract``).
+    """
+    spans = windows(article.text, max_chars=WINDOW_CHARS)
+    calls = [
+        Call(
+            label=f"window {part}/{len(spans)}",
+            response_model=Extraction,
+            messages=prompts.window_messages(article, start=start, end=end, part=part, parts=len(spans)),
+            prompt_hash=prompts.hash,
+            prompt_model=AnyEvents,
+        )
+        for part, (start, end) in enumerate(spans, start=1)
+    ]
+    calls += [
+        Call(
+            label=event_type,
+            response_model=events_model(event_type),
+            messages=prompts.messages(article, event_type=event_type),
+            prompt_hash=prompts.hash_of("passes"),
+            prompt_model=prompt_model,
+        )
+        for event_type in EVENT_TYPES
+    ]
+    return calls
+
+
 def extract_article(
     article: Article,
     *,
@@ -121,43 +176,77 @@ def extract_article(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
-    prompt_model: type[BaseModel] | None = Extraction,
+    prompt_model: type[BaseModel] | None = AnyEvents,
     stop: threading.Event | None = None,
 ) -> ArticleOutcome:
-    """Run one pass per event type over an article; a failed pass is recorded, the others go on.
+    """Make every planned call for an article, then ground the merged events.
 
-    ``prompt_model`` is the schema shown in every pass's prompt (the full union keeps the
-    prompt prefix stable); None shows each pass its own, smaller schema instead.
+    A failed call is recorded and the others go on; an answer cut at max_tokens keeps its
+    complete events. Duplicates across calls are dropped by ``ground``.
     """
     started = time.monotonic()
-    outcome = ArticleOutcome(article.id)
+    calls = plan_calls(article, prompts=prompts, prompt_model=prompt_model)
+    outcome = ArticleOutcome(article.id, planned=len(calls))
     events: list[Event] = []
-    for event_type in EVENT_TYPES:
+    for call in calls:
         if stop is not None and stop.is_set():
             break  # the run is being abandoned; nothing of this article is kept
         try:
             result = client.extract(
-                events_model(event_type),
-                messages=prompts.messages(article, event_type=event_type),
+                call.response_model,
+                messages=call.messages,
                 article_id=article.id,
-                prompt_hash=prompts.hash,
-                label=event_type,
-                prompt_model=prompt_model,
+                prompt_hash=call.prompt_hash,
+                label=call.label,
+                prompt_model=call.prompt_model,
             )
         except (CacheMissError, ServerUnreachableError):
             raise  # nothing else can succeed either: stop the run
+        except InvalidOutputError as e:
+            salvaged = salvage_events(e.content or "")
+            events.extend(salvaged)
+            outcome.errors.append(f"{call.label}: {e} ({len(salvaged)} complete events kept)")
+            outcome.usage.add(_usage_of(e))
+            outcome.keys.extend(e.keys)
         except LLMError as e:
-            outcome.errors.append(f"{event_type}: {e}")
-            outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))
+            outcome.errors.append(f"{call.label}: {e}")
+            outcome.usage.add(_usage_of(e))
         else:
             events.extend(result.value.events)  # type: ignore[attr-defined]
             outcome.usage.add(result.usage)
             outcome.keys.extend(result.keys)
         if on_pass:
-            on_pass(event_type)
+            on_pass(call.label)
     outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _usage_of(error: LLMError) -> Usage:
+    return Usage(**{k: v for k, v in error.usage.items() if k in Usage.__dataclass_fields__})
+
+
+def salvage_events(content: str) -> list[Event]:
+    """The complete, valid events at the start of an answer cut at max_tokens.
+
+    A small model sometimes repeats itself until the token limit; the events it finished
+    before that are as good as any, and the duplicates are dropped later by ``ground``.
+    """
+    start = content.find("[")
+    if start < 0:
+        return []
+    decoder, events, pos = json.JSONDecoder(), [], start + 1
+    while True:
+        while pos < len(content) and content[pos] in " \t\r\n,":
+            pos += 1
+        try:
+            item, pos = decoder.raw_decode(content, pos)
+        except json.JSONDecodeError:
+            return events
+        try:
+            events.append(parse_event(item))
+        except ValidationError:
+            continue
 
 
 def run_articles(
@@ -169,7 +258,7 @@ def run_articles(
     concurrency: int = 1,
     on_pass: Callable[[str], None] | None = None,
     on_done: Callable[[ArticleOutcome], None] | None = None,
-    prompt_model: type[BaseModel] | None = Extraction,
+    prompt_model: type[BaseModel] | None = AnyEvents,
 ) -> list[ArticleOutcome]:
     """Extract every article with bounded concurrency; outcomes come back in article order.
 

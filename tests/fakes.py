@@ -34,6 +34,13 @@ def completion(content: str, *, prompt_tokens: int = 100, completion_tokens: int
     }
 
 
+def completion_cut(content: str) -> dict[str, Any]:
+    """A completion stopped by max_tokens (``finish_reason: length``)."""
+    body = completion(content, completion_tokens=2048)
+    body["choices"][0]["finish_reason"] = "length"
+    return body
+
+
 @dataclass
 class FakeServer:
     """Answers each chat completion with the next reply; records every request body and headers."""

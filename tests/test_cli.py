@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 
 from extract import cli
-from extract.schema import EVENT_TYPES
+from extract.pipeline import plan_calls
+from extract.prompts import PromptSet
 from extract.seeds import load_documents
 from tests.fakes import completion
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
+#: Calls of a run over the seeds: every window of every article, then one pass per type.
+PLANNED = sum(len(plan_calls(a, prompts=PromptSet.load(REPO / "prompts"))) for a in load_documents(SEEDS))
 
 
 def first_sentence_event(body: dict) -> str:
@@ -109,10 +112,14 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
             assert secret.encode() not in path.read_bytes(), path
     articles = load_documents(SEEDS)
     assert len(articles) == 7
-    assert len(calls) == 7 * len(EVENT_TYPES)
-    lines = (workdir / "r1/events.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines]
-    assert [r["article_id"] for r in records] == sorted(a.id for a in articles)
+    assert len(calls) == PLANNED
+    kept = [json.loads(line) for line in (workdir / "r1/events.jsonl").read_text().splitlines()]
+    rejected = [json.loads(line) for line in (workdir / "r1/rejected.jsonl").read_text().splitlines()]
+    assert [r["article_id"] for r in kept] == sorted(r["article_id"] for r in kept)
+    assert sorted(r["article_id"] for r in kept + rejected) == sorted(a.id for a in articles)
+    # A first sentence without a word of role or mission is not kept as a mission change.
+    assert {r["rejected"] for r in rejected} <= {"the evidence has no cue word of mission_change"}
+    records = kept + rejected
     for record in records:
         assert record["format"] == "extract.events/1" and record["span"]["status"] == "exact"
         original = Path(record["source"]).read_text()
@@ -124,7 +131,7 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
 
     code, out, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "r2")
     assert code == 0, err
-    assert len(calls) == 7 * len(EVENT_TYPES)  # nothing new reached the server
+    assert len(calls) == PLANNED  # nothing new reached the server
     again = json.loads((workdir / "r2/run.json").read_text())
     assert again["totals"]["calls"] == 0 and again["totals"]["cache_hits"] == len(calls)
     assert (workdir / "r2/events.jsonl").read_bytes() == (workdir / "r1/events.jsonl").read_bytes()
@@ -254,7 +261,7 @@ def test_two_runs_sharing_one_cache_at_once_both_complete(
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     assert (workdir / "r1/events.jsonl").read_text() == (workdir / "r2/events.jsonl").read_text()
-    assert len(calls) <= 2 * 7 * len(EVENT_TYPES)
+    assert len(calls) <= 2 * PLANNED
     code = subprocess.run(
         [sys.executable, "-m", "extract", "run", "--base-url", url, "--llama-cpp", "--out", "r3"],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=120,

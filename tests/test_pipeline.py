@@ -3,17 +3,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from extract.errors import CacheMissError
 from extract.gold import Aliases
 from extract.llm import LLMClient
 from extract.normalize import canonicalize
-from extract.pipeline import extract_article, ground, run_articles, write_events
+from extract.pipeline import WINDOW_CHARS, extract_article, ground, run_articles, salvage_events, write_events
 from extract.prompts import PromptSet
 from extract.schema import EVENT_TYPES, parse_event
 from extract.seeds import load_documents
-from tests.fakes import FakeServer, fake_client
+from extract.text import windows
+from tests.fakes import FakeServer, completion_cut, fake_client
 
 REPO = Path(__file__).resolve().parent.parent
 ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
@@ -59,8 +61,12 @@ def test_ground_repairs_a_paraphrased_quote_with_the_articles_words() -> None:
     assert kept[0].event.evidence in ARTICLE.text and "troops" in kept[0].event.evidence
 
 
-def answer_per_pass(body: dict) -> str:
+def answer_per_pass(body: dict) -> str | httpx.Response:
     question = body["messages"][-1]["content"]
+    if question.startswith("Article 004") and "part 1 of" in question:
+        # A window that repeats itself until max_tokens: its complete events are kept.
+        event = json.dumps({"type": "troop_level", "evidence": SENTENCE, "force": "Pentagon", "count": 2500})
+        return httpx.Response(200, json=completion_cut("{\"events\": [" + ", ".join([event] * 3) + ", {\"type\": \"troop"))
     if "find every troop_level event" in question:
         return json.dumps({"events": [{"type": "troop_level", "evidence": SENTENCE, "force": "US", "count": 2500}]})
     if "find every attack event" in question:
@@ -72,27 +78,44 @@ def make_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMCli
     return fake_client(tmp_path, server, **{"max_reasks": 0, **changes})
 
 
-def test_one_pass_per_type_over_a_shared_prefix_and_failed_passes_are_recorded(tmp_path: Path) -> None:
+def test_windows_then_one_pass_per_type_over_shared_prefixes(tmp_path: Path) -> None:
     server = FakeServer([answer_per_pass])
     passes: list[str] = []
     outcome = extract_article(
         ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
         aliases=ALIASES, on_pass=passes.append,
     )
-    assert passes == list(EVENT_TYPES) and len(server.requests) == len(EVENT_TYPES)
-    prefixes = {json.dumps(r["messages"][:2]) for r in server.requests}
-    assert len(prefixes) == 1, "every pass must share the system+article prefix"
-    formats = {json.dumps(r["response_format"]["schema"]) for r in server.requests}
+    spans = windows(ARTICLE.text, max_chars=WINDOW_CHARS)
+    assert len(spans) > 1 and all(e - s <= WINDOW_CHARS for s, e in spans)
+    assert passes == [f"window {i}/{len(spans)}" for i in range(1, len(spans) + 1)] + list(EVENT_TYPES)
+    window_requests, type_requests = server.requests[: len(spans)], server.requests[len(spans) :]
+    assert len({json.dumps(r["messages"][:-1]) for r in window_requests}) == 1, "windows share rules + examples"
+    assert any(m["role"] == "assistant" for m in window_requests[0]["messages"])  # few-shot answers
+    assert all("TroopLevel" in json.dumps(r["response_format"]) for r in window_requests)  # the whole union
+    assert len({json.dumps(r["messages"][:2]) for r in type_requests}) == 1, "passes share system + article"
+    formats = {json.dumps(r["response_format"]["schema"]) for r in type_requests}
     assert len(formats) == len(EVENT_TYPES), "each pass constrains the answer to its own type"
-    assert outcome.status == "partial" and outcome.errors[0].startswith("attack: no valid output")
+    assert outcome.status == "partial" and outcome.planned == len(spans) + len(EVENT_TYPES)
+    assert outcome.errors[0].startswith("window 1/3: no valid output") and "(3 complete events kept)" in outcome.errors[0]
+    assert outcome.errors[1].startswith("attack: no valid output")
+    # The cut window's copies and the troop_level pass's event are one event after canonical names.
     assert [r.event.force for r in outcome.events] == ["United States"]
+    assert len(outcome.keys) == len(server.requests)  # the failed calls' responses can be exported too
+
+
+def test_salvage_keeps_the_complete_valid_events_of_a_cut_answer() -> None:
+    event = {"type": "troop_level", "evidence": "x", "force": "US", "count": 1}
+    content = json.dumps({"events": [event, {"type": "troop_level"}, event]})[:-3] + ', {"type": "tro'
+    assert len(salvage_events(content)) == 1  # the second is invalid, the third cut
+    assert salvage_events("") == [] and salvage_events('{"events": [{"type": "troop_le') == []
 
 
 def test_run_articles_keeps_article_order_and_writes_sorted_events(tmp_path: Path) -> None:
     server = FakeServer([answer_per_pass])
     articles = [a for a in load_documents(REPO / "seeds") if a.id.startswith("004")]
     outcomes = run_articles(
-        articles, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"), concurrency=2
+        articles, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
+        aliases=ALIASES, concurrency=2,
     )
     assert [o.article_id for o in outcomes] == [a.id for a in articles]
     assert write_events(tmp_path / "events.jsonl", outcomes) == 1
@@ -113,6 +136,6 @@ def test_passes_can_show_their_own_schema_instead_of_the_union(tmp_path: Path) -
     extract_article(
         ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"), prompt_model=None
     )
-    systems = {r["messages"][0]["content"] for r in server.requests}
+    systems = {r["messages"][0]["content"] for r in server.requests if "find every" in r["messages"][-1]["content"]}
     assert len(systems) == len(EVENT_TYPES)  # each pass's own schema sits in its system message
     assert all("PersonnelChange" not in s for s in systems if "TroopLevel" in s)

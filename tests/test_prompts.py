@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from extract.errors import InputError
-from extract.prompts import TEMPLATES, PromptSet
-from extract.schema import answer_shape
+from extract.prompts import STRATEGY_FILES, TEMPLATES, PromptSet
+from extract.schema import EVENT_TYPES, answer_shape
 from extract.seeds import Article, load_text_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,10 @@ def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
     path = copy / name
     path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
     changed = PromptSet.load(copy)
-    assert changed.hash != original.hash
+    for strategy, names in STRATEGY_FILES.items():
+        # Only the strategies whose prompts use the file get a new hash (and new cache keys).
+        assert (changed.hash_of(strategy) != original.hash_of(strategy)) == (name in names), strategy
+    assert changed.hash == changed.hash_of("extract")
     assert changed.hashes[name] != original.hashes[name]
     assert {n: h for n, h in changed.hashes.items() if n != name} == {
         n: h for n, h in original.hashes.items() if n != name
@@ -68,7 +71,8 @@ def test_messages_order_and_content(article: Article) -> None:
     messages = prompts.messages(article, event_type="attack")
     assert [m["role"] for m in messages] == ["system", "user", "user"]
     system, body, instruction = (m["content"] for m in messages)
-    assert system == (PROMPTS / "system.j2").read_text(encoding="utf-8").strip()
+    assert system.startswith("You are a careful analyst") and "Each request asks for one type" in system
+    assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system
     assert article.text in body
     assert article.id in body
     assert "published 2021-01-15" in body
@@ -124,3 +128,30 @@ def test_syntax_error(copy: Path, article: Article) -> None:
     (copy / "system.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
         PromptSet.load(copy).messages(article, event_type="attack")
+
+
+def test_naive_messages_share_the_rules_and_article_but_ask_for_every_type(article: Article) -> None:
+    prompts = PromptSet.load(PROMPTS)
+    naive, one_pass = prompts.naive_messages(article), prompts.messages(article, event_type="attack")
+    assert naive[1] == one_pass[1]
+    assert "Each request asks for one type" not in naive[0]["content"]
+    assert naive[0]["content"].split("Rules:")[1] == one_pass[0]["content"].split("Rules:")[1]
+    assert all(t in naive[2]["content"] for t in EVENT_TYPES)
+
+
+def test_examples_are_valid_and_cover_every_type() -> None:
+    examples = PromptSet.load(PROMPTS).examples()
+    assert {e.type for x in examples for e in x.events} == set(EVENT_TYPES)
+    assert all(e.evidence in x.text for x in examples for e in x.events)
+
+
+def test_an_example_quoting_text_it_does_not_contain_is_an_input_error(copy: Path) -> None:
+    path = copy / "examples.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("evidence: Germany has about", "evidence: France has about"))
+    with pytest.raises(InputError, match="example 1: evidence 'France has about"):
+        PromptSet.load(copy).examples()
+
+
+def test_langextract_description_names_every_type() -> None:
+    description = PromptSet.load(PROMPTS).langextract_description()
+    assert all(f"- {t}: " in description for t in EVENT_TYPES)

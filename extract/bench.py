@@ -1,0 +1,244 @@
+"""Benchmark: the project's strategy against a naive single call and langextract, on one model.
+
+Every strategy runs over the same articles through the same (recorded) endpoint and is scored
+with the project's scorer. Seconds are the server time of each response as recorded, so a
+replay prints the same table; the harness overhead is measured only when calls are live.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from extract.align import align
+from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
+from extract.gold import Aliases
+from extract.llm import LLMClient, Usage
+from extract.pipeline import ArticleOutcome, EventRecord, extract_article, write_run
+from extract.prompts import PromptSet
+from extract.schema import Event, Extraction
+from extract.score import Scores, score_run
+from extract.seeds import Article
+
+BENCH_FORMAT = "extract.bench/1"
+STRATEGIES = ("naive", "langextract", "extract")
+
+
+class EventSource(Protocol):
+    """Anything that turns one article into events (langextract's adapter)."""
+
+    def extract(self, article: Article) -> tuple[list[Event], int]: ...
+
+    @property
+    def usage(self) -> Usage: ...
+
+
+def raw_outcome(article: Article, events: Sequence[Event]) -> ArticleOutcome:
+    """Events as a strategy gave them: aligned for the grounding rate, never repaired or normalized."""
+    outcome = ArticleOutcome(article.id)
+    outcome.events = [EventRecord(article.id, e, align(e.evidence, article), article.source) for e in events]
+    return outcome
+
+
+def naive_article(article: Article, *, client: LLMClient, prompts: PromptSet) -> ArticleOutcome:
+    """One instructor call asking for the whole event union; a failed call yields no events."""
+    started = time.monotonic()
+    try:
+        result = client.extract(
+            Extraction,
+            messages=prompts.naive_messages(article),
+            article_id=article.id,
+            prompt_hash=prompts.hash_of("naive"),
+            label="naive",
+        )
+    except (CacheMissError, ServerUnreachableError):
+        raise
+    except LLMError as e:
+        outcome = raw_outcome(article, [])
+        outcome.errors.append(f"naive: {e}")
+        outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))
+        outcome.keys.extend(e.keys if isinstance(e, InvalidOutputError) else [])
+    else:
+        outcome = raw_outcome(article, result.value.events)
+        outcome.usage.add(result.usage)
+        outcome.keys.extend(result.keys)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def source_article(article: Article, *, source: EventSource, keys: list[str]) -> ArticleOutcome:
+    """One article through an external event source, with the usage and cache keys it cost."""
+    started, before, first_key = time.monotonic(), Usage(), len(keys)
+    before.add(source.usage)
+    events, invalid = source.extract(article)
+    outcome = raw_outcome(article, events)
+    for name in Usage.__dataclass_fields__:
+        setattr(outcome.usage, name, getattr(source.usage, name) - getattr(before, name))
+    outcome.keys = keys[first_key:]
+    if invalid:
+        outcome.errors.append(f"{invalid} extraction(s) did not map onto schema v1")
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+@dataclass
+class StrategyResult:
+    """One strategy's outcomes over every article, its score and its live wall time."""
+
+    name: str
+    outcomes: list[ArticleOutcome]
+    wall_seconds: float
+    scores: Scores | None = None
+    first_pass_seconds: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def usage(self) -> Usage:
+        total = Usage()
+        for o in self.outcomes:
+            total.add(o.usage)
+        return total
+
+    def row(self) -> dict[str, Any]:
+        """The strategy's figures, per article where they are costs."""
+        n = max(1, len(self.outcomes))
+        usage = self.usage()
+        events = [r for o in self.outcomes for r in o.events]
+        row: dict[str, Any] = {
+            "articles": len(self.outcomes),
+            "events": len(events),
+            "grounded_exact": round(sum(r.span.status == "exact" for r in events) / max(1, len(events)), 4),
+            "seconds_per_article": round(usage.recorded_seconds / n, 1),
+            "prompt_tokens_per_article": round((usage.prompt_tokens + usage.cached_prompt_tokens) / n),
+            "completion_tokens_per_article": round((usage.completion_tokens + usage.cached_completion_tokens) / n),
+            "calls_per_article": round((usage.calls + usage.cache_hits) / n, 1),
+            "failures": sum(len(o.errors) for o in self.outcomes),
+        }
+        if self.scores is not None:
+            row |= {
+                "strict_f1": round(self.scores.strict.f1, 4),
+                "lenient_f1": round(self.scores.lenient.f1, 4),
+                "lenient_precision": round(self.scores.lenient.precision, 4),
+                "lenient_recall": round(self.scores.lenient.recall, 4),
+                "slot_f1": round(self.scores.slots.f1, 4),
+            }
+        if usage.calls:
+            # Wall time against the server time of the calls made live: what the harness adds.
+            row["live_calls"] = usage.calls
+            row["harness_overhead"] = round(max(0.0, self.wall_seconds - usage.server_seconds) / self.wall_seconds, 4)
+        return row
+
+
+def run_strategy(
+    name: str,
+    articles: Sequence[Article],
+    run_one: Callable[[Article], ArticleOutcome],
+    *,
+    on_done: Callable[[str, ArticleOutcome], None] | None = None,
+) -> StrategyResult:
+    """Run one strategy over every article, sequentially (the embedded server serves one call at a time)."""
+    wall = time.monotonic()
+    outcomes = []
+    for article in articles:
+        outcome = run_one(article)
+        outcomes.append(outcome)
+        if on_done:
+            on_done(name, outcome)
+    return StrategyResult(name=name, outcomes=outcomes, wall_seconds=time.monotonic() - wall)
+
+
+def extract_runner(
+    *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None
+) -> Callable[[Article], ArticleOutcome]:
+    """The project's strategy (``pipeline.extract_article`` with its defaults) for one article."""
+    return lambda article: extract_article(article, client=client, prompts=prompts, aliases=aliases)
+
+
+def score_strategies(
+    results: Sequence[StrategyResult], gold: Mapping[str, Sequence[Event]], *, aliases: Aliases
+) -> None:
+    """Score every strategy with the project's scorer (in place)."""
+    for result in results:
+        events = {o.article_id: [r.event for r in o.events] for o in result.outcomes}
+        result.scores = score_run(events, gold, aliases=aliases)
+
+
+def bench_record(results: Sequence[StrategyResult], *, info: Mapping[str, Any]) -> dict[str, Any]:
+    """bench.json: every strategy's row, and how the project's strategy compares."""
+    rows = {r.name: r.row() for r in results}
+    record: dict[str, Any] = {"format": BENCH_FORMAT, **info, "strategies": rows}
+    ours = rows.get("extract")
+    if ours is not None and "lenient_f1" in ours:
+        record["extract_vs"] = {
+            name: {
+                "lenient_f1_gain": round(ours["lenient_f1"] - row["lenient_f1"], 4),
+                "time_ratio": round(ours["seconds_per_article"] / row["seconds_per_article"], 2)
+                if row["seconds_per_article"]
+                else None,
+            }
+            for name, row in rows.items()
+            if name != "extract" and "lenient_f1" in row
+        }
+    return record
+
+
+COLUMNS = (
+    ("strategy", "strategy"),
+    ("strict_f1", "strict F1"),
+    ("lenient_f1", "lenient F1"),
+    ("slot_f1", "slot F1"),
+    ("lenient_precision", "lenient P"),
+    ("lenient_recall", "lenient R"),
+    ("grounded_exact", "grounded exactly"),
+    ("events", "events"),
+    ("seconds_per_article", "s/article"),
+    ("calls_per_article", "calls/article"),
+    ("prompt_tokens_per_article", "prompt tok/article"),
+    ("completion_tokens_per_article", "completion tok/article"),
+    ("failures", "failures"),
+)
+
+
+def render_table(record: Mapping[str, Any]) -> str:
+    """The benchmark as a Markdown table, one row per strategy."""
+    lines = ["| " + " | ".join(title for _, title in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for name, row in record["strategies"].items():
+        cells = [name if key == "strategy" else _cell(key, row.get(key)) for key, _ in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+#: Columns holding rates in [0, 1], printed with three decimals.
+RATES = frozenset({"strict_f1", "lenient_f1", "slot_f1", "lenient_precision", "lenient_recall", "grounded_exact"})
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    if key in RATES:
+        return f"{value:.3f}"
+    return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+
+
+def write_bench(run_dir: Path, results: Sequence[StrategyResult], *, info: Mapping[str, Any]) -> dict[str, Any]:
+    """Write bench.json, bench.md and a run folder per strategy (events, run.json with its cache keys)."""
+    for result in results:
+        strategy_dir = run_dir / result.name
+        strategy_dir.mkdir(parents=True, exist_ok=True)
+        write_run(strategy_dir, result.outcomes, seconds=result.wall_seconds, run_info={**info, "strategy": result.name})
+    record = bench_record(results, info=info)
+    (run_dir / "bench.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (run_dir / "bench.md").write_text(render_table(record), encoding="utf-8")
+    return record
+
+
+def parse_strategies(text: str) -> tuple[str, ...]:
+    """``naive,extract`` -> the strategies in canonical order; unknown names are a config error."""
+    names = {n.strip() for n in text.split(",") if n.strip()}
+    unknown = names - set(STRATEGIES)
+    if unknown or not names:
+        raise ConfigError(f"unknown strategy {', '.join(sorted(unknown)) or '(none)'}; choose from {', '.join(STRATEGIES)}")
+    return tuple(s for s in STRATEGIES if s in names)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from extract import bench
+from extract.errors import ConfigError
+from extract.gold import Aliases
+from extract.llm import Usage
+from extract.prompts import PromptSet
+from extract.schema import Event, parse_event
+from extract.seeds import Article, load_documents
+from tests.fakes import FakeServer, fake_client
+
+REPO = Path(__file__).resolve().parent.parent
+ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
+PROMPTS = PromptSet.load(REPO / "prompts")
+ARTICLE = next(a for a in load_documents(REPO / "seeds") if a.id == "004_7f677d72774e52bd#1")
+SENTENCE = "The United States has reduced the number of its troops in Iraq to 2,500"
+
+
+def troop(evidence: str = SENTENCE, force: str = "US") -> Event:
+    return parse_event(
+        {"type": "troop_level", "evidence": evidence, "force": force, "count": 2500, "location": {"country": "Iraq"}}
+    )
+
+
+def test_naive_is_one_union_call_whose_events_are_kept_as_given(tmp_path: Path) -> None:
+    answer = {"events": [troop().model_dump(), troop("US troops in Iraq: 2,500").model_dump()]}
+    server = FakeServer([json.dumps(answer)])
+    outcome = bench.naive_article(ARTICLE, client=fake_client(tmp_path, server), prompts=PROMPTS)
+    assert len(server.requests) == 1
+    assert "troop_level, force_change" in server.requests[0]["messages"][-1]["content"]
+    assert "$defs" in json.dumps(server.requests[0]["response_format"])  # the grammar is the whole union
+    assert [r.event.force for r in outcome.events] == ["US", "US"]  # no canonical names, no repair
+    assert [r.span.status for r in outcome.events] == ["exact", "fuzzy"]
+    assert (outcome.usage.calls, outcome.errors) == (1, [])
+
+
+def test_naive_failure_is_an_article_without_events(tmp_path: Path) -> None:
+    server = FakeServer(["not json"])
+    outcome = bench.naive_article(ARTICLE, client=fake_client(tmp_path, server, max_reasks=0), prompts=PROMPTS)
+    assert outcome.events == [] and outcome.errors[0].startswith("naive: no valid output")
+    assert outcome.usage.calls == 1 and len(outcome.keys) == 1  # the failed response is exportable
+
+
+class Source:
+    """An event source charging a fixed usage per article, like langextract's transport does."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.keys: list[str] = []
+
+    def extract(self, article: Article) -> tuple[list[Event], int]:
+        self.usage.add(Usage(calls=2, prompt_tokens=500, server_seconds=3.0))
+        self.keys.extend(["k1", "k2"])
+        return [troop()], 1
+
+
+def test_source_article_charges_only_its_own_usage_and_keys() -> None:
+    source = Source()
+    bench.source_article(ARTICLE, source=source, keys=source.keys)
+    second = bench.source_article(ARTICLE, source=source, keys=source.keys)
+    assert (second.usage.calls, second.usage.prompt_tokens, second.usage.server_seconds) == (2, 500, 3.0)
+    assert second.keys == ["k1", "k2"]
+    assert second.errors == ["1 extraction(s) did not map onto schema v1"]
+
+
+def result(name: str, events: list[Event], *, seconds: float) -> bench.StrategyResult:
+    outcome = bench.raw_outcome(ARTICLE, events)
+    outcome.usage = Usage(cache_hits=1, cached_prompt_tokens=1000, cached_completion_tokens=50, cached_server_seconds=seconds)
+    return bench.StrategyResult(name=name, outcomes=[outcome], wall_seconds=0.01)
+
+
+def test_record_and_table_compare_the_strategies(tmp_path: Path) -> None:
+    gold = {ARTICLE.id: [troop(force="United States")]}
+    results = [result("naive", [], seconds=40.0), result("extract", [troop(force="United States")], seconds=60.0)]
+    bench.score_strategies(results, gold, aliases=ALIASES)
+    record = bench.write_bench(tmp_path, results, info={"model": "m"})
+    ours, naive = record["strategies"]["extract"], record["strategies"]["naive"]
+    assert (ours["lenient_f1"], naive["lenient_f1"]) == (1.0, 0.0)
+    assert (ours["grounded_exact"], ours["seconds_per_article"], ours["prompt_tokens_per_article"]) == (1.0, 60.0, 1000)
+    assert "harness_overhead" not in ours  # replayed: nothing live to measure
+    assert record["extract_vs"]["naive"] == {"lenient_f1_gain": 1.0, "time_ratio": 1.5}
+    table = (tmp_path / "bench.md").read_text()
+    assert table.splitlines()[0].startswith("| strategy | strict F1 | lenient F1")
+    assert "| extract | 1.000 | 1.000 |" in table
+    assert json.loads((tmp_path / "extract" / "run.json").read_text())["strategy"] == "extract"
+    assert json.loads((tmp_path / "bench.json").read_text()) == record
+
+
+def test_harness_overhead_is_wall_time_beyond_live_server_time() -> None:
+    live = bench.StrategyResult(name="extract", outcomes=[bench.raw_outcome(ARTICLE, [])], wall_seconds=10.0)
+    live.outcomes[0].usage = Usage(calls=3, server_seconds=9.5)
+    assert live.row()["harness_overhead"] == 0.05
+
+
+@pytest.mark.parametrize(("text", "expected"), [("extract,naive", ("naive", "extract")), ("langextract", ("langextract",))])
+def test_parse_strategies(text: str, expected: tuple[str, ...]) -> None:
+    assert bench.parse_strategies(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "naive,magic"])
+def test_unknown_strategies_are_a_config_error(text: str) -> None:
+    with pytest.raises(ConfigError, match="unknown strategy"):
+        bench.parse_strategies(text)
