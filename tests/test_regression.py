@@ -25,9 +25,10 @@ BASELINE = REPO / "tests" / "baseline_scores.json"
 TOLERANCE = 1e-4
 RERECORD = (
     "the prompts, the schema or the generation parameters changed without re-recording. "
-    "Re-record with the embedded model: `extract run --refresh --out runs/record && "
-    "extract cache export tests/recordings/responses.jsonl --run runs/record && "
-    "cp runs/record/events.jsonl tests/recordings/ && python -m tests.baseline runs/record`"
+    "Re-record with the embedded model as the README says: `extract bench --refresh --out runs/bench && "
+    "extract cache export tests/recordings/responses.jsonl --run runs/bench && cp runs/bench/bench.json "
+    "tests/recordings/ && extract run --offline --out runs/replay && cp runs/replay/events.jsonl "
+    "tests/recordings/ && python -m tests.baseline runs/replay`"
 )
 
 
@@ -156,8 +157,7 @@ def test_bench_table_replays_offline_and_the_project_strategy_leads(
         cli.main()
     captured = capsys.readouterr()
     if exit_info.value.code == 1 and "offline and no cached response" in captured.err:
-        pytest.fail(f"{captured.err.strip().splitlines()[-1]}\nRe-record: `extract bench --out runs/bench` "
-                    "then export its responses with `extract cache export ... --run runs/bench`")
+        pytest.fail(f"{captured.err.strip().splitlines()[-1]}\n{RERECORD}")
     assert exit_info.value.code == 0, captured.err
     record = json.loads((out / "bench.json").read_text())
     assert record == json.loads(BENCH.read_text()), "the benchmark no longer replays to tests/recordings/bench.json"
