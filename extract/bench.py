@@ -115,7 +115,8 @@ class StrategyResult:
             "prompt_tokens_per_article": round((usage.prompt_tokens + usage.cached_prompt_tokens) / n),
             "completion_tokens_per_article": round((usage.completion_tokens + usage.cached_completion_tokens) / n),
             "calls_per_article": round((usage.calls + usage.cache_hits) / n, 1),
-            "failures": sum(len(o.errors) for o in self.outcomes),
+            # Failed calls, and calls cut at max_tokens whose complete events were kept.
+            "failures": sum(len(o.errors) + len(o.notes) for o in self.outcomes),
         }
         if self.scores is not None:
             row |= {

@@ -195,6 +195,7 @@ def _extract(
         def done(o: ArticleOutcome) -> None:
             note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
             flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
+            flag += f" [yellow]({'; '.join(o.notes)})[/yellow]" if o.notes else ""
             console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
 
         return run_articles(
@@ -335,7 +336,7 @@ def bench(
             def done(name: str, o: ArticleOutcome) -> None:
                 bar.advance(task)
                 note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
-                flag = f" [yellow]({'; '.join(o.errors)})[/yellow]" if o.errors else ""
+                flag = f" [yellow]({'; '.join(o.errors + o.notes)})[/yellow]" if o.errors or o.notes else ""
                 console.print(f"  {name:<11} {o.article_id}: {len(o.events)} events ({note}){flag}", highlight=False)
 
             for name in chosen:

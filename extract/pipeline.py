@@ -70,6 +70,8 @@ class ArticleOutcome:
     errors: list[str] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     planned: int = 1
+    #: Calls that went wrong but were recovered: an invalid (e.g. cut) answer whose complete events were kept.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -86,6 +88,7 @@ class ArticleOutcome:
             "usage": self.usage.to_json(),
             "seconds": round(self.seconds, 3),
             "errors": self.errors,
+            "notes": self.notes,
             "cache_keys": self.keys,
         }
 
@@ -205,7 +208,8 @@ def extract_article(
         except InvalidOutputError as e:
             salvaged = salvage_events(e.content or "")
             events.extend(salvaged)
-            outcome.errors.append(f"{call.label}: {e} ({len(salvaged)} complete events kept)")
+            note = f"{call.label}: {e} ({len(salvaged)} complete events kept)"
+            (outcome.notes if salvaged else outcome.errors).append(note)
             outcome.usage.add(_usage_of(e))
             outcome.keys.extend(e.keys)
         except LLMError as e:
