@@ -138,7 +138,7 @@ class LangExtract:
         )
         # langextract builds its own SDK client and takes no transport: replace it with ours.
         self.model._client = recording_openai_client(transport)
-        logging.getLogger("absl").setLevel(logging.ERROR)
+        logging.getLogger("absl").setLevel(logging.ERROR)  # its per-chunk warnings would break the progress display
 
     @property
     def usage(self) -> Usage:
