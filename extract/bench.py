@@ -60,7 +60,7 @@ def naive_article(article: Article, *, client: LLMClient, prompts: PromptSet) ->
     except LLMError as e:
         outcome = raw_outcome(article, [])
         outcome.errors.append(f"naive: {e}")
-        outcome.usage.add(Usage(**{k: v for k, v in e.usage.items() if k in Usage.__dataclass_fields__}))
+        outcome.usage.add(Usage.from_json(e.usage))
         outcome.keys.extend(e.keys if isinstance(e, InvalidOutputError) else [])
     else:
         outcome = raw_outcome(article, result.value.events)

@@ -45,6 +45,11 @@ class Usage:
     #: Server time the cached responses took when they were recorded.
     cached_server_seconds: float = 0.0
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Usage:
+        """The usage an ``LLMError`` carries (``to_json``'s output), unknown keys ignored."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
     def add(self, other: Usage) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -101,6 +106,34 @@ def _completion(response: dict[str, Any], *, model: str) -> ChatCompletion:
             ],
         }
     )
+
+
+def _response(completion: ChatCompletion, *, seconds: float) -> dict[str, Any]:
+    """What is stored of an answer: its text, why it stopped, its tokens and the server time."""
+    choice, usage = completion.choices[0], completion.usage
+    return {
+        "content": choice.message.content,
+        "finish_reason": choice.finish_reason,
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens if usage else 0,
+            "completion_tokens": usage.completion_tokens if usage else 0,
+        },
+        "seconds": round(seconds, 3),
+    }
+
+
+def _request_info(
+    body: dict[str, Any], *, article_id: str, label: str, model_identity: str, prompt_hash: str
+) -> dict[str, Any]:
+    """What is stored of a request besides its key: what it was for, never the messages themselves."""
+    return {
+        "article_id": article_id,
+        "label": label,
+        "model": model_identity,
+        "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
+        "prompts": prompt_hash,
+        "messages_sha256": cache_key({"m": body.get("messages")}),
+    }
 
 
 def _lookup(
@@ -205,18 +238,8 @@ class LLMClient:
                 article_id=article_id,
                 attempts=self.config.max_retries + 1,
             ) from e
-        choice = completion.choices[0]
-        usage = completion.usage
-        response = {
-            "content": choice.message.content,
-            "finish_reason": choice.finish_reason,
-            "usage": {
-                "prompt_tokens": usage.prompt_tokens if usage else 0,
-                "completion_tokens": usage.completion_tokens if usage else 0,
-            },
-        }
         seconds = time.monotonic() - started
-        return response | {"seconds": round(seconds, 3)}, seconds
+        return _response(completion, seconds=seconds), seconds
 
     def _fetch(
         self, body: dict[str, Any], key: str, *, article_id: str, label: str, prompt_hash: str, usage: Usage
@@ -279,16 +302,9 @@ class LLMClient:
             completion = _completion(response, model=self.config.model)
             value, error = self._parse(prepared, response_model, completion)
             if not cached:
-                request = {
-                    "article_id": article_id,
-                    "label": label,
-                    "attempt": attempt,
-                    "model": self.model_identity,
-                    "mode": self.mode.value,
-                    "params": self.config.params.to_json(),
-                    "prompts": prompt_hash,
-                    "messages_sha256": cache_key({"m": body["messages"]}),
-                }
+                request = _request_info(
+                    body, article_id=article_id, label=label, model_identity=self.model_identity, prompt_hash=prompt_hash
+                ) | {"attempt": attempt, "mode": self.mode.value}
                 validation = {"ok": error is None, "error": error}
                 self.cache.put(key, {"request": request, "response": response, "validation": validation})
             if value is not None:
@@ -375,26 +391,12 @@ class RecordingTransport(httpx.BaseTransport):
         if upstream.status_code != 200:
             return upstream
         seconds = time.monotonic() - started
-        payload = upstream.json()
-        choice, usage = payload["choices"][0], payload.get("usage") or {}
-        response = {
-            "content": choice["message"].get("content"),
-            "finish_reason": choice.get("finish_reason"),
-            "usage": {
-                "prompt_tokens": usage.get("prompt_tokens", 0),
-                "completion_tokens": usage.get("completion_tokens", 0),
-            },
-            "seconds": round(seconds, 3),
-        }
+        response = _response(ChatCompletion.model_validate(upstream.json()), seconds=seconds)
         self.usage.count(response, cached=False, seconds=seconds)
-        request_info = {
-            "article_id": self.article_id,
-            "label": self.label,
-            "model": self.model_identity,
-            "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
-            "prompts": self.prompt_hash,
-            "messages_sha256": cache_key({"m": body.get("messages")}),
-        }
+        request_info = _request_info(
+            body, article_id=self.article_id, label=self.label, model_identity=self.model_identity,
+            prompt_hash=self.prompt_hash,
+        )
         self.cache.put(key, {"request": request_info, "response": response, "validation": {"ok": True, "error": None}})
         return self._answer(request, response, model=body.get("model", ""))
 

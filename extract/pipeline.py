@@ -210,11 +210,11 @@ def extract_article(
             events.extend(salvaged)
             note = f"{call.label}: {e} ({len(salvaged)} complete events kept)"
             (outcome.notes if salvaged else outcome.errors).append(note)
-            outcome.usage.add(_usage_of(e))
+            outcome.usage.add(Usage.from_json(e.usage))
             outcome.keys.extend(e.keys)
         except LLMError as e:
             outcome.errors.append(f"{call.label}: {e}")
-            outcome.usage.add(_usage_of(e))
+            outcome.usage.add(Usage.from_json(e.usage))
         else:
             events.extend(result.value.events)  # type: ignore[attr-defined]
             outcome.usage.add(result.usage)
@@ -224,10 +224,6 @@ def extract_article(
     outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-def _usage_of(error: LLMError) -> Usage:
-    return Usage(**{k: v for k, v in error.usage.items() if k in Usage.__dataclass_fields__})
 
 
 def salvage_events(content: str) -> list[Event]:

@@ -7,6 +7,7 @@ then the article, identical for every pass over it; then the pass's question.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -96,14 +97,19 @@ class PromptSet:
     def window_messages(self, article: Article, *, start: int, end: int, part: int, parts: int) -> list[dict[str, str]]:
         """Chat messages for one window of an article: rules and type definitions, the few-shot
         examples as earlier turns (together a prefix shared by every call of a run), then the window."""
+        text = article.text[start:end].strip()
+        window = self.render("window.j2", article=article, part=part, parts=parts, text=text)
+        return [*self._window_prefix, {"role": "user", "content": window}]
+
+    @functools.cached_property
+    def _window_prefix(self) -> tuple[dict[str, str], ...]:
+        """The system message and the few-shot turns: the same for every window, built once."""
         messages = [{"role": "system", "content": self.render("window_system.j2", event_types=EVENT_TYPES)}]
         for example in self.examples():
             answer = {"events": [e.model_dump(mode="json", exclude_none=True) for e in example.events]}
             messages.append({"role": "user", "content": self.render("window.j2", article=None, text=example.text)})
             messages.append({"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)})
-        text = article.text[start:end].strip()
-        window = self.render("window.j2", article=article, part=part, parts=parts, text=text)
-        return [*messages, {"role": "user", "content": window}]
+        return tuple(messages)
 
     def naive_messages(self, article: Article) -> list[dict[str, str]]:
         """The obvious single call: the same rules and article, then one question for every type."""
