@@ -6,7 +6,6 @@ Every ExtractError becomes one line on stderr and exit code 1; nothing else is c
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import json
 import signal
@@ -19,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,7 +37,7 @@ from extract.llm import LLMClient
 from extract.pipeline import ArticleOutcome, plan_calls, run_articles, write_run
 from extract.prompts import PromptSet
 from extract.bench import STRATEGIES
-from extract.schema import EVENT_TYPES, SCHEMA_VERSION, AnyEvents, Extraction
+from extract.schema import SCHEMA_VERSION
 from extract.seeds import Article, load_documents
 from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
@@ -111,18 +109,6 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
             server.stop()
 
 
-class ShownSchema(enum.StrEnum):
-    """Which JSON Schema instructor shows in each pass's prompt (the grammar is always the pass's type)."""
-
-    compact = "compact"
-    union = "union"
-    pass_ = "pass"
-
-    @property
-    def model(self) -> type[BaseModel] | None:
-        return {"compact": AnyEvents, "union": Extraction, "pass": None}[self.value]
-
-
 ReplayOption = Annotated[
     Optional[list[Path]],
     typer.Option(help=f"Read-only snapshot(s) of recorded responses [default: {DEFAULT_SNAPSHOT}, if present]."),
@@ -183,14 +169,13 @@ def _extract(
     aliases: Aliases | None,
     identity: str,
     run_dir: Path,
-    prompt_model: type[BaseModel] | None,
 ) -> list[ArticleOutcome]:
-    """Run the passes over every article with a progress display, starting the server if needed."""
+    """Make every article's calls with a progress display, starting the server if needed."""
     with _progress() as bar, _endpoint(config, bar) as endpoint:
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
         passes = sum(len(plan_calls(a, prompts=prompts)) for a in articles)
         task = bar.add_task(f"{len(articles)} articles, {passes} calls", total=passes)
-        console.print(f"extracting {len(articles)} articles ({passes} calls: windows, then one pass per type) into {run_dir}")
+        console.print(f"extracting {len(articles)} articles ({passes} calls, one per window) into {run_dir}")
 
         def done(o: ArticleOutcome) -> None:
             note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
@@ -206,7 +191,6 @@ def _extract(
             concurrency=config.concurrency,
             on_pass=lambda _: bar.advance(task),
             on_done=done,
-            prompt_model=prompt_model,
         )
 
 
@@ -226,12 +210,10 @@ def run(
     retries: Annotated[Optional[int], typer.Option(min=0, help="Retries on 429/5xx/timeouts (with backoff).")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
-    max_tokens: Annotated[int, typer.Option(min=16)] = GenerationParams.max_tokens,
+    max_tokens: Annotated[
+        int, typer.Option(min=16, help="Answer limit per call (a window's answer is held to at most 512).")
+    ] = GenerationParams.max_tokens,
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
-    shown_schema: Annotated[
-        ShownSchema,
-        typer.Option(help="Schema in each pass's prompt: a compact generic list, the full union, or the pass's own."),
-    ] = ShownSchema.compact,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
@@ -267,7 +249,6 @@ def run(
             aliases=alias_table,
             identity=identity,
             run_dir=run_dir,
-            prompt_model=shown_schema.model,
         )
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is cached; rerun the same command to resume")

@@ -99,6 +99,10 @@ class Aliases:
         """The canonical form of an alias or canonical name; unknown names come back stripped."""
         return self._index.get(_alias_key(name), name.strip())
 
+    def lookup(self, name: str) -> str | None:
+        """The canonical form of a known name, None for an unknown one."""
+        return self._index.get(_alias_key(name))
+
     def is_canonical(self, name: str) -> bool:
         """False only for a known name written otherwise than its canonical form (alias, case, spacing)."""
         canonical = self._index.get(_alias_key(name))

@@ -201,9 +201,11 @@ class LLMClient:
                 )
             return self._sdk
 
-    def _request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, kwargs: dict[str, Any], *, max_tokens: int | None) -> dict[str, Any]:
         """The request body; llama.cpp wants the schema as ``json_object`` + ``schema``."""
         body = {**kwargs, **self.config.params.to_json(), "model": self.config.model}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
         fmt = body.get("response_format")
         if self.config.llama_cpp_format and fmt and fmt.get("type") == "json_schema":
             body["response_format"] = {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
@@ -254,14 +256,14 @@ class LLMClient:
         return response, False
 
     def _parse(
-        self, prepared: Any, response_model: type[T], completion: ChatCompletion
+        self, prepared: Any, response_model: type[T], completion: ChatCompletion, *, max_tokens: int
     ) -> tuple[T | None, str | None]:
         """Validate a completion: the model instance, or None and the reason."""
         try:
             parsed = prepared.from_response(completion, mode=self.mode)
             return response_model.model_validate(parsed.model_dump()), None
         except IncompleteOutputException:
-            return None, f"output cut at max_tokens={self.config.params.max_tokens}"
+            return None, f"output cut at max_tokens={max_tokens}"
         except (ValidationError, InstructorValidationError, ValueError) as e:
             return None, str(e)[:2000]
 
@@ -274,12 +276,14 @@ class LLMClient:
         prompt_hash: str,
         label: str = "extract",
         prompt_model: type[BaseModel] | None = None,
+        max_tokens: int | None = None,
     ) -> Result[T]:
         """One validated ``response_model`` for ``messages``, reasking on invalid output.
 
         ``prompt_model`` (JSON modes only) is the schema instructor shows in the prompt, while
         the response format still constrains the answer to ``response_model``: passes that
         ask for different types then share one prompt prefix the server evaluates once.
+        ``max_tokens`` overrides the configured limit for this call (part of the cache key).
         Every response is cached with its validation outcome, invalid ones included, so a
         replay retraces the same reasks.
         """
@@ -293,14 +297,14 @@ class LLMClient:
             kwargs["messages"] = shown["messages"]
         usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
-            body = self._request(kwargs)
+            body = self._request(kwargs, max_tokens=max_tokens)
             key = self._key(body, prompt_hash)
             keys.append(key)
             response, cached = self._fetch(
                 body, key, article_id=article_id, label=label, prompt_hash=prompt_hash, usage=usage
             )
             completion = _completion(response, model=self.config.model)
-            value, error = self._parse(prepared, response_model, completion)
+            value, error = self._parse(prepared, response_model, completion, max_tokens=body["max_tokens"])
             if not cached:
                 request = _request_info(
                     body, article_id=article_id, label=label, model_identity=self.model_identity, prompt_hash=prompt_hash

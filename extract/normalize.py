@@ -4,6 +4,9 @@
 - every number an event claims must be written in its evidence: an unsupported optional
   number is dropped, an event whose required number is unsupported is rejected;
 - a missing location is read from the evidence when it names a country ("... in Iraq");
+- a categorical field the evidence gives no cue for is replaced by the value its cue words
+  name (a "bill" is legislation, "are repositioning" is underway: the wording of the type
+  definitions and of the status rules), and a closure hands the facility to no one;
 - the evidence must say what the type is about (a troop word for a troop level, an
   appointment word for a personnel change: the cue words of the type definitions in
   gold/GUIDELINES.md), and actor fields must name someone (not a number; a person is not a
@@ -118,6 +121,82 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: For each categorical field, its values in order of precedence and their cue patterns (the
+#: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
+VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("force_change", "kind"): (
+        ("reposition", r"repositio|relocat"),
+        ("rotate", r"rotat|\breplac"),
+        ("withdraw", r"withdr|pull(?:ed|ing|s)? out|\bleav(?:e|es|ing)\b|\bexit"),
+        ("reduce", r"reduc|\bcut|draw ?down|halv|downsiz"),
+        ("deploy", r"deploy|dispatch|\bsen[dt]\b|reinforc"),
+    ),
+    ("force_change", "status"): (
+        ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
+        ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b"),
+        ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
+        ("announced", r"announc"),
+    ),
+    ("mission_change", "status"): (),  # filled below: the same rules as force_change
+    ("base_transfer", "kind"): (
+        ("closure", r"\bclos|\bshut|deactivat"),
+        ("handover", r"\bhand(?:ed|ing|s)? over|handover|transfer"),
+        ("opening", r"\bopen"),
+    ),
+    ("attack", "means"): (
+        ("airstrike", r"air ?strike|air raid"),
+        ("drone", r"drone"),
+        ("missile", r"missile"),
+        ("rocket", r"rocket"),
+        ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
+        ("ground_assault", r"storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
+        ("gunfire", r"gunfire|gunmen|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
+    ),
+    ("operations_tally", "kind"): (
+        ("sorties", r"sortie"),
+        ("raids", r"\braid"),
+        ("strikes", r"strike"),
+        ("operations", r"operation"),
+    ),
+    ("political_decision", "kind"): (
+        ("legislation", r"\bbill\b|\blaws?\b|legislat"),
+        ("agreement", r"agree|\bdeal\b|\baccord\b|\bpact\b|treaty"),
+        ("declaration", r"declar"),
+        ("order", r"\border(?:ed|s)?\b|\bdirect(?:ed|ive)"),
+        ("demand", r"\bcall(?:ed|s|ing)? (?:on|for)\b|demand|\burg(?:e|ed|es|ing)\b"),
+    ),
+    ("personnel_change", "kind"): (
+        ("resigned", r"resign|step(?:ped|s)? down|\bquit"),
+        ("dismissed", r"dismiss|\bfired\b|\bsack|\boust|remov"),
+        ("appointed", r"appoint|\bnamed\b|nominat"),
+    ),
+}
+VALUE_CUES[("mission_change", "status")] = VALUE_CUES[("force_change", "status")]
+
+
+def repair_values(event: Event) -> Event:
+    """Correct categorical fields from the evidence's cue words, and empty a closure's recipient.
+
+    A value whose own cue is in the evidence is kept; otherwise the first value (in order of
+    precedence) whose cue is there replaces it. Without any cue, the model's choice stands.
+    """
+    text = event.evidence.lower()
+    update: dict[str, object] = {}
+    for (event_type, name), cues in VALUE_CUES.items():
+        if event.type != event_type:
+            continue
+        current = getattr(event, name)
+        patterns = dict(cues)
+        if current in patterns and re.search(patterns[current], text):
+            continue
+        cued = next((value for value, pattern in cues if re.search(pattern, text)), None)
+        if cued is not None and cued != current:
+            update[name] = cued
+    if event.type == "base_transfer" and update.get("kind", getattr(event, "kind", None)) == "closure":
+        update["to_party"] = None
+    return event.model_copy(update=update) if update else event
+
+
 def states_its_type(event: Event) -> bool:
     """Whether the evidence contains a cue word of the event's type."""
     text = event.evidence.lower()
@@ -138,15 +217,49 @@ def names_its_actors(event: Event, aliases: Aliases | None) -> bool:
     return True
 
 
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_PLACED = re.compile(r"\s+(?:in|of|from)\s+[A-Z][\w .'-]*$")
+_INSTITUTION = re.compile(
+    r"\s+(?:government|forces|force|troops|soldiers|military|army|security|armed|officials|"
+    r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent)$",
+    re.IGNORECASE,
+)
+
+
+def _actor_forms(name: str) -> list[str]:
+    """A name as written, then less and less decorated: without an article, a trailing place,
+    and institution words ("the Iraqi government forces" -> "Iraqi government" -> "Iraqi")."""
+    form = re.sub(r"\b([A-Z])\.\s+(?=[A-Z]\.)", r"\1.", " ".join(name.split()))  # "U. S." -> "U.S."
+    forms = [form]
+    form = _PLACED.sub("", _ARTICLE.sub("", form))
+    forms.append(form)
+    while (shorter := _INSTITUTION.sub("", form)) != form:
+        form = shorter
+        forms.append(form)
+    return forms
+
+
+def canonical_actor(name: str, aliases: Aliases) -> str:
+    """The alias table's name for an actor, also when the model decorates a known name; a
+    state's adjective with an institution ("Iraqi forces") is the state (guidelines, section 7)."""
+    for form in _actor_forms(name):
+        if (found := aliases.lookup(form)) is not None:
+            return found
+        if re.fullmatch(_country_pattern(), form) and form != name.strip():
+            country = _country_pattern().fullmatch(form).group(1)  # type: ignore[union-attr]
+            return aliases.lookup(country) or country
+    return name.strip()
+
+
 def canonicalize(event: Event, aliases: Aliases) -> Event:
     """Rewrite actor names (and the location's country) to their canonical form."""
     update: dict[str, object] = {}
     for name in ACTOR_FIELDS & set(type(event).model_fields):
         value = getattr(event, name)
         if isinstance(value, str):
-            update[name] = aliases.canonical(value)
+            update[name] = canonical_actor(value, aliases)
         elif isinstance(value, list):
-            update[name] = [aliases.canonical(v) for v in value]
+            update[name] = [canonical_actor(v, aliases) for v in value]
     if event.location is not None:
         update["location"] = event.location.model_copy(update={"country": aliases.canonical(event.location.country)})
     return event.model_copy(update=update)
@@ -157,6 +270,7 @@ def normalize(event: Event, aliases: Aliases | None) -> Event | None:
     verified = verify_numbers(event)
     if verified is None:
         return None
+    verified = repair_values(verified)
     if verified.location is None and (country := infer_country(verified.evidence)):
         verified = verified.model_copy(update={"location": Location(country=country)})
     return canonicalize(verified, aliases) if aliases is not None else verified

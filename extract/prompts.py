@@ -1,8 +1,7 @@
 """Prompt templates: files in ``prompts/``, rendered with Jinja2 and versioned by content hash.
 
-The message order is fixed so a server's prefix cache can reuse work: the static rules
-(and the schema instructor appends to them) first, identical for every call of a run;
-then the article, identical for every pass over it; then the pass's question.
+The message order is fixed so a server's prefix cache can reuse work: the static rules, type
+definitions and few-shot turns first, identical for every window call of a run; then the window.
 """
 
 from __future__ import annotations
@@ -20,14 +19,13 @@ from pydantic import ValidationError
 from extract.errors import InputError
 from extract.seeds import Article
 
-from extract.schema import EVENT_TYPES, Event, answer_shape, parse_event
+from extract.schema import EVENT_TYPES, Event, parse_event
 
 TYPE_TEMPLATES = tuple(f"types/{t}.j2" for t in EVENT_TYPES)
 #: The files each strategy's prompts are made of: its prompt hash covers exactly these, so
 #: editing one strategy's prompt never invalidates another's recorded responses.
 STRATEGY_FILES: dict[str, tuple[str, ...]] = {
     "extract": ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *TYPE_TEMPLATES),
-    "passes": ("system.j2", "rules.j2", "article.j2", "pass.j2", *TYPE_TEMPLATES),
     "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
     "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *TYPE_TEMPLATES),
 }
@@ -85,14 +83,6 @@ class PromptSet:
             return env.get_template(name).render(**context).strip()
         except jinja2.TemplateError as e:
             raise InputError(f"template error: {e}", path=str(self.directory / name)) from e
-
-    def messages(self, article: Article, *, event_type: str) -> list[dict[str, str]]:
-        """Chat messages for one pass: rules, article (a stable prefix), then the question."""
-        return [
-            {"role": "system", "content": self.render("system.j2", per_type=True)},
-            {"role": "user", "content": self.render("article.j2", article=article)},
-            {"role": "user", "content": self.render("pass.j2", event_type=event_type, shape=answer_shape(event_type))},
-        ]
 
     def window_messages(self, article: Article, *, start: int, end: int, part: int, parts: int) -> list[dict[str, str]]:
         """Chat messages for one window of an article: rules and type definitions, the few-shot

@@ -19,8 +19,8 @@ from rich.table import Table
 from extract.align import Span, align
 from extract.errors import InputError
 from extract.gold import Aliases
-from extract.schema import Event
-from extract.score import SLOTS, Comparison, FieldAgreement, Pair, Scores, slot_value
+from extract.schema import Event, slot_value
+from extract.score import SLOTS, Comparison, FieldAgreement, Pair, Scores
 from extract.seeds import Article
 
 _TEMPLATES = Path(__file__).parent / "templates"

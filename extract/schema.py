@@ -6,10 +6,9 @@ JSON Schema works with grammar-constrained decoding (llama.cpp turns it into a g
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 SCHEMA_VERSION = "1"
 #: Format of one line of a run's events.jsonl (written by the pipeline, read by the scorer).
@@ -190,6 +189,16 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "personnel_change": ("person", "kind"),
 }
 
+def slot_value(event: Event, path: str) -> Any:
+    """The value at a dotted field path; None when absent (an empty list counts as absent)."""
+    value: Any = event
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = getattr(value, part)
+    return None if isinstance(value, list) and not value else value
+
+
 #: Fields that hold actor names, canonicalized with the alias table before comparison.
 ACTOR_FIELDS: frozenset[str] = frozenset(
     {"force", "from_party", "to_party", "attacker", "actor", "parties", "reported_by"}
@@ -202,47 +211,6 @@ class Extraction(_Closed):
     """What the model returns for one article: all the events it found."""
 
     events: list[Event]
-
-
-@functools.cache
-def events_model(event_type: str) -> type[BaseModel]:
-    """A ``{"events": [...]}`` model holding one event type: a small schema for one pass."""
-    cls = EVENT_CLASS_BY_TYPE[event_type]
-    return create_model(
-        f"{cls.__name__}Events",
-        __config__=ConfigDict(extra="forbid"),
-        events=(list[cls], ...),  # type: ignore[valid-type]
-    )
-
-
-def _placeholder(name: str, annotation: object) -> str:
-    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
-    nullable = len(args) < len(getattr(annotation, "__args__", ())) or name in ("date", "location")
-    inner = args[0] if len(args) == 1 else annotation
-    if getattr(inner, "__origin__", None) is Literal:
-        text = '"' + "|".join(inner.__args__) + '"'
-    elif inner is int:
-        text = "<integer>"
-    elif inner is Location or name == "location":
-        text = '{"country": "<country>", "place": "<place or null>"}'
-    elif getattr(inner, "__origin__", None) is list:
-        text = '["<name>", ...]'
-    elif name in ("date", "period_start", "period_end"):
-        text = '"<YYYY, YYYY-MM or YYYY-MM-DD>"'
-    else:
-        text = f'"<{name}>"'
-    return f"{text} or null" if nullable else text
-
-
-@functools.cache
-def answer_shape(event_type: str) -> str:
-    """A one-line picture of the answer for one type: cheaper for a small model than a JSON Schema."""
-    cls = EVENT_CLASS_BY_TYPE[event_type]
-    parts = [f'"type": "{event_type}"', '"evidence": "<exact quote>"']
-    for name, info in cls.model_fields.items():
-        if name not in ("type", "evidence"):
-            parts.append(f'"{name}": {_placeholder(name, info.annotation)}')
-    return '{"events": [{' + ", ".join(parts) + "}, ...]}"
 
 
 class AnyEvents(_Closed):

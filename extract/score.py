@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from extract.errors import InputError
 from extract.files import read_jsonl
 from extract.gold import Aliases
-from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event
+from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event, slot_value
 from extract.text import fold
 
 SCORES_FORMAT = "extract.scores/1"
@@ -131,16 +131,6 @@ def _slots_of(cls: type[Any]) -> tuple[tuple[str, FieldKind], ...]:
 
 #: The scored slots of each event type, in schema order, with how each is compared.
 SLOTS: dict[str, tuple[tuple[str, FieldKind], ...]] = {t: _slots_of(c) for t, c in EVENT_CLASS_BY_TYPE.items()}
-
-
-def slot_value(event: Event, path: str) -> Any:
-    """The value at a dotted field path; None when absent (an empty list counts as absent)."""
-    value: Any = event
-    for part in path.split("."):
-        if value is None:
-            return None
-        value = getattr(value, part)
-    return None if isinstance(value, list) and not value else value
 
 
 def _filled_slots(event: Event) -> int:

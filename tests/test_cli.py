@@ -20,17 +20,16 @@ from tests.fakes import completion
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
-#: Calls of a run over the seeds: every window of every article, then one pass per type.
+#: Calls of a run over the seeds: every window of every article.
 PLANNED = sum(len(plan_calls(a, prompts=PromptSet.load(REPO / "prompts"))) for a in load_documents(SEEDS))
 
 
 def first_sentence_event(body: dict) -> str:
-    """Answer like a model would: in the mission_change pass, one event quoting the first body sentence."""
-    if "find every mission_change event" not in body["messages"][-1]["content"]:
+    """Answer like a model would: in an article's first window, one event quoting its first line."""
+    header, _, text = body["messages"][-1]["content"].partition("\n\n")
+    if "part 1 of" not in header:
         return json.dumps({"events": []})
-    article = body["messages"][1]["content"]
-    paragraphs = [p for p in article.split("\n\n")[2:] if p.strip()]
-    sentence = re.split(r"(?<=\.)\s", paragraphs[0])[0] if paragraphs else "none"
+    sentence = text.strip().split("\n")[0]
     event = {"type": "mission_change", "evidence": sentence, "force": "US", "new_role": "advise", "status": "planned"}
     return json.dumps({"events": [event]})
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from extract.gold import Aliases
-from extract.normalize import infer_country, normalize, numbers_in, verify_numbers
+from extract.normalize import canonical_actor, infer_country, normalize, numbers_in, repair_values, verify_numbers
 from extract.schema import parse_event
 
 ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliases.yaml")
@@ -58,3 +58,60 @@ def test_normalize_fills_location_and_canonical_names() -> None:
         {"type": "troop_level", "evidence": "2,500 US troops in Iraq", "force": "US", "count": 2500, "location": {"country": "Syria"}}
     )
     assert normalize(given, ALIASES).location.country == "Syria"  # never overrides the model's answer
+
+
+def event(data: dict) -> object:
+    return parse_event({"evidence": "x", **data})
+
+
+@pytest.mark.parametrize(
+    ("given", "evidence", "field", "expected"),
+    [
+        # A value whose cue is absent gives way to the value the evidence names.
+        ({"type": "political_decision", "actor": "Peru", "kind": "agreement", "summary": "s"},
+         "Peru's parliament passed a bill calling for new elections", "kind", "legislation"),
+        ({"type": "force_change", "kind": "rotate", "force": "Chile", "status": "planned"},
+         "Chilean troops are repositioning to the north", "kind", "reposition"),
+        ({"type": "force_change", "kind": "deploy", "force": "Chile", "status": "planned"},
+         "Chilean troops are repositioning to the north", "status", "underway"),
+        ({"type": "force_change", "kind": "withdraw", "force": "Chile", "status": "announced"},
+         "Chile will withdraw its troops by the end of the month", "status", "planned"),
+        ({"type": "force_change", "kind": "reduce", "force": "Chile", "status": "planned"},
+         "Chile has reduced its contingent to 300", "status", "completed"),
+        ({"type": "attack", "target": "a convoy", "means": "missile"},
+         "A drone struck a convoy near the border", "means", "drone"),
+        ({"type": "personnel_change", "person": "Ana Ruiz", "role": "defence minister", "kind": "appointed"},
+         "Ana Ruiz resigned as defence minister", "kind", "resigned"),
+        # The model's value stands when its own cue is there, or when no value has a cue.
+        ({"type": "force_change", "kind": "withdraw", "force": "Chile", "status": "planned"},
+         "Chile will withdraw and redeploy its troops", "kind", "withdraw"),
+        ({"type": "political_decision", "actor": "Peru", "kind": "declaration", "summary": "s"},
+         "Peru said it no longer needs foreign forces", "kind", "declaration"),
+    ],
+)
+def test_repair_values_follows_the_cue_words_of_the_definitions(given: dict, evidence: str, field: str, expected: str) -> None:
+    assert getattr(repair_values(event({**given, "evidence": evidence})), field) == expected
+
+
+def test_a_closed_facility_goes_to_no_one() -> None:
+    closed = repair_values(
+        event({"type": "base_transfer", "evidence": "The army shut its northern headquarters", "kind": "handover",
+               "to_party": "Peru"})
+    )
+    assert (closed.kind, closed.to_party) == ("closure", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("Iraqi government forces", "Iraq"),
+        ("the US-led military coalition in Iraq", "Coalition"),
+        ("U. S.", "United States"),
+        ("Israeli troops", "Israel"),
+        ("Pentagon", "United States"),
+        ("Iraqi", "Iraqi"),  # a bare adjective is not read as the state
+        ("4th Infantry Division", "4th Infantry Division"),
+    ],
+)
+def test_canonical_actor_sees_through_decorated_names(name: str, canonical: str) -> None:
+    assert canonical_actor(name, ALIASES) == canonical

@@ -10,7 +10,7 @@ import pytest
 
 from extract.errors import InputError
 from extract.prompts import STRATEGY_FILES, TEMPLATES, PromptSet
-from extract.schema import EVENT_TYPES, answer_shape
+from extract.schema import EVENT_TYPES
 from extract.seeds import Article, load_text_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,35 +66,32 @@ def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
     }
 
 
-def test_messages_order_and_content(article: Article) -> None:
+def window(prompts: PromptSet, article: Article, *, part: int = 1) -> list[dict[str, str]]:
+    return prompts.window_messages(article, start=0, end=200, part=part, parts=3)
+
+
+def test_window_messages_order_and_content(article: Article) -> None:
     prompts = PromptSet.load(PROMPTS)
-    messages = prompts.messages(article, event_type="attack")
-    assert [m["role"] for m in messages] == ["system", "user", "user"]
-    system, body, instruction = (m["content"] for m in messages)
-    assert system.startswith("You are a careful analyst") and "Each request asks for one type" in system
+    messages = window(prompts, article)
+    roles = [m["role"] for m in messages]
+    examples = prompts.examples()
+    assert roles == ["system", *["user", "assistant"] * len(examples), "user"]
+    system, question = messages[0]["content"], messages[-1]["content"]
+    assert system.startswith("You are a careful analyst")
     assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system
-    assert article.text in body
-    assert article.id in body
-    assert "published 2021-01-15" in body
-    assert article.text not in system and article.text not in instruction
-    assert "find every attack event" in instruction and answer_shape("attack") in instruction
-    assert (PROMPTS / "types/attack.j2").read_text(encoding="utf-8").strip() in instruction
-    assert prompts.messages(article, event_type="attack") == messages
-    other = prompts.messages(article, event_type="troop_level")
-    assert other[:2] == messages[:2] and other[2] != messages[2]  # only the question varies
+    assert all((PROMPTS / f"types/{t}.j2").read_text(encoding="utf-8").strip() in system for t in EVENT_TYPES)
+    assert question.startswith(f"Article {article.id} (published 2021-01-15), part 1 of 3:")
+    assert question.endswith(article.text[:200].strip()) and article.text[200:260] not in question
+    assert messages[1]["content"].endswith(examples[0].text) and examples[0].events[0].evidence in messages[2]["content"]
+    assert window(prompts, article) == messages
 
 
-def test_messages_without_published_date() -> None:
-    article = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
-    body = PromptSet.load(PROMPTS).messages(article, event_type="attack")[1]["content"]
-    assert "published" not in body.split("\n")[0]
-    assert body.endswith(article.text)
-
-
-def test_system_prefix_independent_of_article(article: Article) -> None:
+def test_window_prefix_is_the_same_for_every_window_and_article(article: Article) -> None:
     other = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
     prompts = PromptSet.load(PROMPTS)
-    assert prompts.messages(article, event_type="attack")[0] == prompts.messages(other, event_type="attack")[0]
+    first, second, elsewhere = window(prompts, article), window(prompts, article, part=2), window(prompts, other)
+    assert first[:-1] == second[:-1] == elsewhere[:-1]
+    assert "published" not in elsewhere[-1]["content"].split("\n")[0]  # 003 has no publication date
 
 
 def test_missing_template(copy: Path) -> None:
@@ -110,33 +107,31 @@ def test_missing_folder(tmp_path: Path) -> None:
 
 
 def test_undefined_variable(copy: Path, article: Article) -> None:
-    (copy / "pass.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
-    prompts = PromptSet.load(copy)
+    (copy / "window.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
     with pytest.raises(InputError, match="template error") as info:
-        prompts.messages(article, event_type="attack")
+        window(PromptSet.load(copy), article)
     assert "nonexistent_variable" in str(info.value)
-    assert str(copy / "pass.j2") in str(info.value)
+    assert str(copy / "window.j2") in str(info.value)
 
 
 def test_undefined_attribute(copy: Path, article: Article) -> None:
     (copy / "article.j2").write_text("{{ article.no_such_field }}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        PromptSet.load(copy).messages(article, event_type="attack")
+        PromptSet.load(copy).naive_messages(article)
 
 
 def test_syntax_error(copy: Path, article: Article) -> None:
-    (copy / "system.j2").write_text("{% if %}", encoding="utf-8")
+    (copy / "window_system.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        PromptSet.load(copy).messages(article, event_type="attack")
+        window(PromptSet.load(copy), article)
 
 
-def test_naive_messages_share_the_rules_and_article_but_ask_for_every_type(article: Article) -> None:
+def test_naive_messages_give_the_rules_and_whole_article_then_ask_for_every_type(article: Article) -> None:
     prompts = PromptSet.load(PROMPTS)
-    naive, one_pass = prompts.naive_messages(article), prompts.messages(article, event_type="attack")
-    assert naive[1] == one_pass[1]
-    assert "Each request asks for one type" not in naive[0]["content"]
-    assert naive[0]["content"].split("Rules:")[1] == one_pass[0]["content"].split("Rules:")[1]
-    assert all(t in naive[2]["content"] for t in EVENT_TYPES)
+    system, body, question = (m["content"] for m in prompts.naive_messages(article))
+    assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system
+    assert body.startswith(f"Article {article.id} (published 2021-01-15):") and body.endswith(article.text)
+    assert all(t in question for t in EVENT_TYPES)
 
 
 def test_examples_are_valid_and_cover_every_type() -> None:

@@ -105,7 +105,7 @@ def test_a_changed_prompt_fails_with_the_missing_key_and_how_to_rerecord(
         target = prompts / path.relative_to(REPO / "prompts")
         target.parent.mkdir(exist_ok=True)
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    (prompts / "pass.j2").write_text((prompts / "pass.j2").read_text() + "\nBe brief.", encoding="utf-8")
+    (prompts / "window.j2").write_text((prompts / "window.j2").read_text() + "\nBe brief.", encoding="utf-8")
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     args = ["run", "--offline", "--replay", str(SNAPSHOT), "--prompts", str(prompts), "--out", str(tmp_path / "r")]
@@ -145,7 +145,7 @@ def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.
 BENCH = RECORDINGS / "bench.json"
 
 
-def test_bench_table_replays_offline_and_the_project_strategy_leads(
+def test_bench_table_replays_offline_and_the_project_strategy_meets_its_targets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(REPO)
@@ -162,8 +162,8 @@ def test_bench_table_replays_offline_and_the_project_strategy_leads(
     record = json.loads((out / "bench.json").read_text())
     assert record == json.loads(BENCH.read_text()), "the benchmark no longer replays to tests/recordings/bench.json"
     assert "| extract |" in captured.out and "| langextract |" in captured.out and "| naive |" in captured.out
-    rows = record["strategies"]
-    # The target is a 0.10 lead; the recorded lead over langextract is smaller (see the
-    # README), so this pins what holds: the project's strategy is ahead of both on lenient F1.
+    # The targets of the recorded benchmark: a lead of at least 0.10 lenient F1 over both other
+    # strategies, at less than 1.5 times the server time of one call per article (naive).
     for other in ("naive", "langextract"):
-        assert rows["extract"]["lenient_f1"] > rows[other]["lenient_f1"], other
+        assert record["extract_vs"][other]["lenient_f1_gain"] >= 0.10, other
+    assert record["extract_vs"]["naive"]["time_ratio"] < 1.5

@@ -8,8 +8,6 @@ from extract.schema import (
     EVENT_TYPES,
     KEY_FIELDS,
     Extraction,
-    answer_shape,
-    events_model,
     parse_event,
 )
 
@@ -61,20 +59,3 @@ def test_unknown_fields_and_types_are_rejected() -> None:
         parse_event({"type": "parade", "evidence": "x"})
     with pytest.raises(ValidationError):
         parse_event({"evidence": "x", "force": "US", "count": 1})
-
-
-def test_events_model_holds_one_type_only() -> None:
-    model = events_model("attack")
-    ok = model.model_validate({"events": [{"type": "attack", "evidence": "x", "target": "t", "means": "drone"}]})
-    assert ok.events[0].means == "drone"
-    with pytest.raises(ValidationError):
-        model.model_validate({"events": [{"type": "troop_level", "evidence": "x", "force": "US", "count": 1}]})
-    assert model.model_json_schema()["required"] == ["events"]
-
-
-@pytest.mark.parametrize("event_type", EVENT_TYPES)
-def test_answer_shape_names_every_field(event_type: str) -> None:
-    shape = answer_shape(event_type)
-    assert f'"type": "{event_type}"' in shape
-    for field in EVENT_CLASS_BY_TYPE[event_type].model_fields:
-        assert f'"{field}":' in shape
