@@ -305,7 +305,10 @@ def bench(
     articles = load_documents(input)
     prompts = PromptSet.load(prompts_dir)
     alias_table = Aliases.load(aliases)
-    gold_events = {k: v.events for k, v in load_gold(gold).items()}
+    # Strategies are compared on the articles benchmarked: gold of other articles is left out.
+    gold_events = {k: v.events for k, v in load_gold(gold).items() if k in {a.id for a in articles}}
+    if not gold_events:
+        raise ConfigError(f"no gold events for the articles in {input}; the benchmark needs labeled articles")
     out_dir.mkdir(parents=True, exist_ok=True)
     cache = _make_cache(config, replay, no_replay=no_replay)
     results = []

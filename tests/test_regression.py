@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from extract import cli
+from extract.gold import Aliases, load_gold
+from extract.score import read_events, score_run
 
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = REPO / "tests" / "recordings"
@@ -167,3 +169,24 @@ def test_bench_table_replays_offline_and_the_project_strategy_meets_its_targets(
     for other in ("naive", "langextract"):
         assert record["extract_vs"][other]["lenient_f1_gain"] >= 0.10, other
     assert record["extract_vs"]["naive"]["time_ratio"] < 1.5
+
+
+def test_bench_on_some_articles_scores_them_against_their_own_gold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
+    one = "seeds/004_7f677d72774e52bd.txt"
+    args = ["bench", one, "--offline", "--replay", str(SNAPSHOT), "--strategies", "extract", "--out", str(tmp_path / "b")]
+    monkeypatch.setattr(sys, "argv", ["extract", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 0, capsys.readouterr().err
+    row = json.loads((tmp_path / "b" / "bench.json").read_text())["strategies"]["extract"]
+    article = "004_7f677d72774e52bd#1"
+    gold = {article: load_gold(REPO / "gold" / "events.yaml")[article].events}
+    events = {article: read_events(RECORDINGS / "events.jsonl")[article]}
+    alone = score_run(events, gold, aliases=Aliases.load(REPO / "gold" / "aliases.yaml"))
+    # Scored against this article's gold only, not against the 54 events of all the seeds.
+    assert row["lenient_recall"] == round(alone.lenient.recall, 4) and row["lenient_recall"] > 2 / 54
