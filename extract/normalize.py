@@ -121,6 +121,14 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: The status rules of the guidelines (section 5), in order of precedence.
+_STATUS_CUES: tuple[tuple[str, str], ...] = (
+    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
+    ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b"),
+    ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
+    ("announced", r"announc"),
+)
+
 #: For each categorical field, its values in order of precedence and their cue patterns (the
 #: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
 VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
@@ -131,13 +139,8 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("reduce", r"reduc|\bcut|draw ?down|halv|downsiz"),
         ("deploy", r"deploy|dispatch|\bsen[dt]\b|reinforc"),
     ),
-    ("force_change", "status"): (
-        ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
-        ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b"),
-        ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
-        ("announced", r"announc"),
-    ),
-    ("mission_change", "status"): (),  # filled below: the same rules as force_change
+    ("force_change", "status"): _STATUS_CUES,
+    ("mission_change", "status"): _STATUS_CUES,
     ("base_transfer", "kind"): (
         ("closure", r"\bclos|\bshut|deactivat"),
         ("handover", r"\bhand(?:ed|ing|s)? over|handover|transfer"),
@@ -171,7 +174,6 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("appointed", r"appoint|\bnamed\b|nominat"),
     ),
 }
-VALUE_CUES[("mission_change", "status")] = VALUE_CUES[("force_change", "status")]
 
 
 def repair_values(event: Event) -> Event:
