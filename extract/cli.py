@@ -34,7 +34,7 @@ from extract.config import Config, GenerationParams, load_config
 from extract.errors import ConfigError, ExtractError
 from extract.gold import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH, Aliases, check_gold, load_gold
 from extract.llm import LLMClient
-from extract.pipeline import ArticleOutcome, plan_calls, run_articles, write_run
+from extract.pipeline import WINDOW_MAX_TOKENS, ArticleOutcome, plan_calls, run_articles, write_run
 from extract.prompts import PromptSet
 from extract.bench import STRATEGIES
 from extract.schema import SCHEMA_VERSION
@@ -211,7 +211,7 @@ def run(
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
     max_tokens: Annotated[
-        int, typer.Option(min=16, help="Answer limit per call (a window's answer is held to at most 512).")
+        int, typer.Option(min=16, help=f"Answer limit per call (a window's answer is held to at most {WINDOW_MAX_TOKENS}).")
     ] = GenerationParams.max_tokens,
     prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
     replay: ReplayOption = None,

@@ -147,20 +147,28 @@ def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.
 BENCH = RECORDINGS / "bench.json"
 
 
-def test_bench_table_replays_offline_and_the_project_strategy_meets_its_targets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def replay_bench(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> pytest.CaptureResult[str]:
+    """Run `extract bench --offline` on the committed snapshot; fail with the re-record recipe on a miss."""
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
-    out = tmp_path / "bench"
-    monkeypatch.setattr(sys, "argv", ["extract", "bench", "--offline", "--replay", str(SNAPSHOT), "--out", str(out)])
+    monkeypatch.setattr(sys, "argv", ["extract", "bench", *args, "--offline", "--replay", str(SNAPSHOT)])
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     captured = capsys.readouterr()
     if exit_info.value.code == 1 and "offline and no cached response" in captured.err:
         pytest.fail(f"{captured.err.strip().splitlines()[-1]}\n{RERECORD}")
     assert exit_info.value.code == 0, captured.err
+    return captured
+
+
+def test_bench_table_replays_offline_and_the_project_strategy_meets_its_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "bench"
+    captured = replay_bench(tmp_path, monkeypatch, capsys, "--out", str(out))
     record = json.loads((out / "bench.json").read_text())
     assert record == json.loads(BENCH.read_text()), "the benchmark no longer replays to tests/recordings/bench.json"
     assert "| extract |" in captured.out and "| langextract |" in captured.out and "| naive |" in captured.out
@@ -174,15 +182,8 @@ def test_bench_table_replays_offline_and_the_project_strategy_meets_its_targets(
 def test_bench_on_some_articles_scores_them_against_their_own_gold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
     one = "seeds/004_7f677d72774e52bd.txt"
-    args = ["bench", one, "--offline", "--replay", str(SNAPSHOT), "--strategies", "extract", "--out", str(tmp_path / "b")]
-    monkeypatch.setattr(sys, "argv", ["extract", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main()
-    assert exit_info.value.code == 0, capsys.readouterr().err
+    replay_bench(tmp_path, monkeypatch, capsys, one, "--strategies", "extract", "--out", str(tmp_path / "b"))
     row = json.loads((tmp_path / "b" / "bench.json").read_text())["strategies"]["extract"]
     article = "004_7f677d72774e52bd#1"
     gold = {article: load_gold(REPO / "gold" / "events.yaml")[article].events}
