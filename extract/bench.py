@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from extract.align import align
+from extract.config import STRATEGIES
 from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
 from extract.gold import Aliases
 from extract.llm import LLMClient, Usage
 from extract.pipeline import ArticleOutcome, EventRecord, extract_article, write_run
 from extract.prompts import PromptSet
 from extract.schema import Event, Extraction
-from extract.score import Scores, score_run
+from extract.score import Scores, paired_tests, score_run
 from extract.seeds import Article
 
 BENCH_FORMAT = "extract.bench/1"
-STRATEGIES = ("naive", "langextract", "extract")
 
 
 class EventSource(Protocol):
@@ -125,6 +125,7 @@ class StrategyResult:
                 "lenient_precision": round(self.scores.lenient.precision, 4),
                 "lenient_recall": round(self.scores.lenient.recall, 4),
                 "slot_f1": round(self.scores.slots.f1, 4),
+                "lenient_f1_ci95": self.scores.ci95["lenient_f1"],
             }
         if usage.calls:
             # Wall time against the server time of the calls made live: what the harness adds.
@@ -159,30 +160,40 @@ def extract_runner(
 
 
 def score_strategies(
-    results: Sequence[StrategyResult], gold: Mapping[str, Sequence[Event]], *, aliases: Aliases
+    results: Sequence[StrategyResult],
+    gold: Mapping[str, Sequence[Event]],
+    *,
+    aliases: Aliases,
+    articles: Sequence[Article] | None = None,
 ) -> None:
-    """Score every strategy with the project's scorer (in place)."""
+    """Score every strategy with the project's scorer (in place), quotes located in ``articles``."""
     for result in results:
         events = {o.article_id: [r.event for r in o.events] for o in result.outcomes}
-        result.scores = score_run(events, gold, aliases=aliases)
+        result.scores = score_run(events, gold, aliases=aliases, articles=articles)
 
 
 def bench_record(results: Sequence[StrategyResult], *, info: Mapping[str, Any]) -> dict[str, Any]:
     """bench.json: every strategy's row, and how the project's strategy compares."""
     rows = {r.name: r.row() for r in results}
     record: dict[str, Any] = {"format": BENCH_FORMAT, **info, "strategies": rows}
+    scored = {r.name: r.scores.to_json() for r in results if r.scores is not None}
     ours = rows.get("extract")
-    if ours is not None and "lenient_f1" in ours:
-        record["extract_vs"] = {
-            name: {
+    if ours is not None and "extract" in scored:
+        record["extract_vs"] = {}
+        for name, row in rows.items():
+            if name == "extract" or name not in scored:
+                continue
+            tests = {t.metric: t.to_json() for t in paired_tests(scored[name], scored["extract"])}
+            record["extract_vs"][name] = {
                 "lenient_f1_gain": round(ours["lenient_f1"] - row["lenient_f1"], 4),
+                # Paired over articles: is the lead more than the luck of these articles?
+                "lenient_f1_gain_ci95": tests["lenient.f1"]["ci95"],
+                "lenient_f1_gain_p": tests["lenient.f1"]["p_value"],
+                "lenient_f1_gain_significant": tests["lenient.f1"]["significant"],
                 "time_ratio": round(ours["seconds_per_article"] / row["seconds_per_article"], 2)
                 if row["seconds_per_article"]
                 else None,
             }
-            for name, row in rows.items()
-            if name != "extract" and "lenient_f1" in row
-        }
     return record
 
 
@@ -190,6 +201,7 @@ COLUMNS = (
     ("strategy", "strategy"),
     ("strict_f1", "strict F1"),
     ("lenient_f1", "lenient F1"),
+    ("lenient_f1_ci95", "lenient F1 95% CI"),
     ("slot_f1", "slot F1"),
     ("lenient_precision", "lenient P"),
     ("lenient_recall", "lenient R"),
@@ -209,6 +221,21 @@ def render_table(record: Mapping[str, Any]) -> str:
     for name, row in record["strategies"].items():
         cells = [name if key == "strategy" else _cell(key, row.get(key)) for key, _ in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
+    leads = record.get("extract_vs", {})
+    if leads:
+        lines += ["", "| extract's lead over | lenient F1 gain | paired 95% CI | p | significant | time ratio |"]
+        lines.append("|---|---|---|---|---|---|")
+        for name, lead in leads.items():
+            ci = lead.get("lenient_f1_gain_ci95")
+            cells = [
+                name,
+                f"{lead['lenient_f1_gain']:+.3f}",
+                f"[{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "–",
+                _cell("p", lead.get("lenient_f1_gain_p")),
+                "yes" if lead.get("lenient_f1_gain_significant") else "no",
+                _cell("time_ratio", lead.get("time_ratio")),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +246,12 @@ RATES = frozenset({"strict_f1", "lenient_f1", "slot_f1", "lenient_precision", "l
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "–"
+    if isinstance(value, list):  # an interval
+        return "[" + ", ".join(f"{v:.3f}" for v in value) + "]"
+    if key == "p":
+        return f"{value:.3f}"
+    if key == "time_ratio":
+        return f"{value:.2f}×"
     if key in RATES:
         return f"{value:.3f}"
     return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"

@@ -1,6 +1,9 @@
 """The ``extract`` command line: run, score, compare, serve, cache and gold commands.
 
 Every ExtractError becomes one line on stderr and exit code 1; nothing else is caught broadly.
+The exit codes are extract.errors' EXIT_* constants. Only typer, rich's console and the light
+modules (config, errors) are imported here; each command imports what it uses, so ``--help``
+starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -13,35 +16,56 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
+
+from extract.config import (
+    DEFAULT_ALIASES_PATH,
+    DEFAULT_GOLD_PATH,
+    ENV_BASE_URL,
+    ENV_MODEL,
+    ENV_PRICE,
+    ENVIRONMENT,
+    STRATEGIES,
+    WINDOW_MAX_TOKENS,
+    CachePolicy,
+    Config,
+    GenerationParams,
+    Price,
+    load_config,
+)
+from extract.errors import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_FAILED_CALLS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    ConfigError,
+    ExtractError,
 )
 
-from extract.cache import ResponseCache
-from extract.config import Config, GenerationParams, load_config
-from extract.errors import ConfigError, ExtractError
-from extract.gold import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH, Aliases, check_gold, load_gold
-from extract.llm import LLMClient
-from extract.pipeline import WINDOW_MAX_TOKENS, ArticleOutcome, plan_calls, run_articles, write_run
-from extract.prompts import PromptSet
-from extract.bench import STRATEGIES
-from extract.schema import SCHEMA_VERSION
-from extract.seeds import Article, load_documents
-from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+    from extract.cache import ResponseCache
+    from extract.gold import Aliases
+    from extract.pipeline import ArticleOutcome
+    from extract.prompts import PromptSet
+    from extract.seeds import Article
+
+
+def _epilog() -> str:
+    """The environment variables and exit codes, for the app's --help."""
+    env = "\n".join(f"  {name}: {what}" for name, what in ENVIRONMENT.items())
+    codes = "\n".join(f"  {code}: {what}" for code, what in EXIT_CODES.items())
+    return f"Environment (read only by extract/config.py):\n{env}\n\nExit codes:\n{codes}"
+
+
+app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False, epilog=_epilog())
 cache_app = typer.Typer(no_args_is_help=True, help="Inspect, clear, export or import the response cache.")
 gold_app = typer.Typer(no_args_is_help=True, help="Gold set tools.")
 app.add_typer(cache_app, name="cache")
@@ -54,13 +78,40 @@ DEFAULT_SNAPSHOT = Path("tests/recordings/responses.jsonl")
 
 
 def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("extract")
     except PackageNotFoundError:
         return "0+unknown"
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: print ``extract <version>`` and stop."""
+    if value:
+        out.print(f"extract {_package_version()}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _app(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Extract typed events from news articles with an LLM and score them against a hand-labeled gold set."""
+
+
+def _cache_policy(*, offline: bool, refresh: bool) -> CachePolicy:
+    """The cache policy the flags ask for; both at once is a usage error (exit 2)."""
+    if offline and refresh:
+        raise typer.BadParameter("--offline and --refresh contradict each other", param_hint="'--offline' / '--refresh'")
+    return "offline" if offline else "refresh" if refresh else "default"
+
+
 def _progress(**columns: bool) -> Progress:
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -74,6 +125,8 @@ def _progress(**columns: bool) -> Progress:
 
 def _assemble(config: Config, bar: Progress) -> Path:
     """The embedded model's GGUF, assembled on first use with a progress bar."""
+    from extract.server import ensure_model
+
     task: TaskID | None = None
 
     def progress(done: int, total: int) -> None:
@@ -92,6 +145,8 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
     if not config.embedded:
         yield lambda: str(config.base_url)
         return
+    from extract.server import EmbeddedServer
+
     server: EmbeddedServer | None = None
 
     def start() -> str:
@@ -111,13 +166,15 @@ def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
 
 ReplayOption = Annotated[
     Optional[list[Path]],
-    typer.Option(help=f"Read-only snapshot(s) of recorded responses [default: {DEFAULT_SNAPSHOT}, if present]."),
+    typer.Option(help=f"Read-only snapshot(s) of recorded responses (default: {DEFAULT_SNAPSHOT}, if present)."),
 ]
 NoReplayOption = Annotated[bool, typer.Option("--no-replay", help="Use no snapshot, only the cache.")]
 
 
 def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = False) -> ResponseCache:
     """The response cache, layered over the given snapshots (or the repository's recording)."""
+    from extract.cache import ResponseCache
+
     if no_replay:
         snapshots = []
     elif not replay:
@@ -130,34 +187,67 @@ def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = 
     return ResponseCache(config.cache_dir, snapshots=snapshots)
 
 
-def _score_into(run_dir: Path, *, gold: Path, aliases: Path, articles: list[Article] | None = None) -> None:
-    """Score a run folder; ``articles`` saves reloading the documents the run already holds."""
-    from extract.report import print_summary, render_html, render_markdown
+def _score_into(
+    run_dir: Path, *, gold: Path, aliases: Path, articles: list[Article] | None = None, summary: bool = True
+) -> dict[str, Any] | None:
+    """Score a run folder against the gold of its own articles and write its reports; a run whose
+    articles have no gold still gets report.html of its events. ``articles`` saves reloading them."""
+    from extract.gold import Aliases, load_gold
+    from extract.report import print_summary, read_rejected, render_html, render_markdown
     from extract.score import read_events, score_run
+    from extract.seeds import load_documents
 
-    if not gold.exists():
-        console.print(f"[yellow]no gold file at {gold}; scores skipped[/yellow]")
-        return
-    alias_table = Aliases.load(aliases)
-    gold_articles = load_gold(gold)
-    predicted = read_events(run_dir / "events.jsonl")
-    scores = score_run(predicted, {k: v.events for k, v in gold_articles.items()}, aliases=alias_table)
-    (run_dir / "scores.json").write_text(
-        json.dumps(scores.to_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    (run_dir / "report.md").write_text(render_markdown(scores), encoding="utf-8")
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     if articles is None:
-        run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         articles = load_documents(Path(run["input"]))
+    alias_table = Aliases.load(aliases) if aliases.exists() else None
+    predicted = read_events(run_dir / "events.jsonl")
+    gold_events = {k: list(v.events) for k, v in load_gold(gold).items()} if gold.exists() else {}
+    ids = {a.id for a in articles}
+    scores = None
+    if not gold.exists():
+        console.print(f"no gold file at {gold}: events and report without scores", style="yellow", markup=False)
+    elif not ids & set(gold_events):
+        console.print(
+            f"no gold in {gold} for the {len(ids)} article(s) of this input: events and report without scores",
+            style="yellow",
+            markup=False,
+        )
+    else:
+        if alias_table is None:
+            raise ConfigError(f"no alias table at {aliases}; scoring needs one (--aliases)")
+        scores = score_run(predicted, gold_events, aliases=alias_table, articles=articles)
+    written = ["report.html"]
+    stale = [run_dir / "scores.json", run_dir / "report.md"]
+    if scores is not None:
+        data = scores.to_json()
+        stale[0].write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        stale[1].write_text(render_markdown(scores), encoding="utf-8")
+        written = ["scores.json", "report.md", *written]
+    else:
+        for path in stale:  # scores of an earlier scoring would no longer describe this run
+            path.unlink(missing_ok=True)
     html = render_html(
         scores,
         articles=articles,
         predicted=predicted,
-        gold={k: list(v.events) for k, v in gold_articles.items()},
+        gold={k: v for k, v in gold_events.items() if k in ids} if scores is not None else None,
+        rejected=read_rejected(run_dir / "rejected.jsonl"),
+        run=run,
+        aliases=alias_table,
     )
     (run_dir / "report.html").write_text(html, encoding="utf-8")
-    print_summary(scores, out)
-    console.print(f"wrote {run_dir}/scores.json, report.md, report.html")
+    if scores is not None:
+        if summary:
+            print_summary(scores, out)
+        if scores.gold_not_in_input:
+            console.print(
+                f"gold articles not in this input (not scored): {', '.join(scores.gold_not_in_input)}",
+                markup=False,
+                highlight=False,
+            )
+    console.print(f"wrote {run_dir}/{', '.join(written)}", markup=False, highlight=False)
+    return data if scores is not None else None
 
 
 def _extract(
@@ -171,6 +261,9 @@ def _extract(
     run_dir: Path,
 ) -> list[ArticleOutcome]:
     """Make every article's calls with a progress display, starting the server if needed."""
+    from extract.llm import LLMClient
+    from extract.pipeline import plan_calls, run_articles
+
     with _progress() as bar, _endpoint(config, bar) as endpoint:
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
         passes = sum(len(plan_calls(a, prompts=prompts)) for a in articles)
@@ -194,14 +287,34 @@ def _extract(
         )
 
 
+@contextlib.contextmanager
+def _run_folder(path: Path) -> Iterator[Path]:
+    """Create the run folder (and missing parents); if the block fails, remove those still empty.
+
+    A folder that existed before is never removed, nor one the block wrote anything into.
+    """
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            if not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+        raise
+
+
 @app.command()
 def run(
     input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default: a new one under runs/).")] = None,
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
-    base_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible endpoint (default: embedded model).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model name at --base-url.")] = None,
+    base_url: Annotated[
+        Optional[str], typer.Option(help=f"OpenAI-compatible endpoint (default: embedded model; env: {ENV_BASE_URL}).")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help=f"Model name at --base-url (env: {ENV_MODEL}).")] = None,
     mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
     llama_cpp: Annotated[
         Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
@@ -218,10 +331,18 @@ def run(
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
     aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
+    price: Annotated[
+        Optional[str], typer.Option(help=f"USD per million prompt,completion tokens, for the report's cost (env: {ENV_PRICE}).")
+    ] = None,
 ) -> None:
     """Extract events from every article, write events.jsonl and run.json, then score."""
-    if offline and refresh:
-        raise ConfigError("--offline and --refresh contradict each other")
+    policy = _cache_policy(offline=offline, refresh=refresh)
+    from extract.gold import Aliases
+    from extract.pipeline import write_run
+    from extract.prompts import PromptSet
+    from extract.seeds import load_documents
+    from extract.server import MODEL_IDENTITY
+
     config = load_config(
         base_url=base_url,
         model=model,
@@ -229,42 +350,45 @@ def run(
         llama_cpp=llama_cpp,
         concurrency=concurrency,
         max_retries=retries,
-        cache_policy="offline" if offline else "refresh" if refresh else "default",
+        cache_policy=policy,
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
+        price=Price.parse(price) if price is not None else None,
     )
     articles = load_documents(input)
     prompts = PromptSet.load(prompts_dir)
     run_dir = out_dir or Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prompts.hash[:8]}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cache = _make_cache(config, replay, no_replay=no_replay)
-    identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
-    started, wall = datetime.now(timezone.utc), time.monotonic()
-    alias_table = Aliases.load(aliases) if aliases.exists() else None
-    try:
-        outcomes = _extract(
-            articles,
-            config=config,
-            cache=cache,
-            prompts=prompts,
-            aliases=alias_table,
-            identity=identity,
-            run_dir=run_dir,
-        )
-    except KeyboardInterrupt:
-        console.print("interrupted: every finished call is cached; rerun the same command to resume")
-        raise typer.Exit(130) from None
-    finally:
-        cache.close()
-    info = {
-        "package_version": _package_version(),
-        "input": str(input),
-        "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.base_url},
-        "mode": config.mode,
-        "params": config.params.to_json(),
-        "prompts": {"hash": prompts.hash, "files": prompts.hashes},
-        "started": started.isoformat(timespec="seconds"),
-    }
-    totals = write_run(run_dir, outcomes, seconds=time.monotonic() - wall, run_info=info)["totals"]
+    with _run_folder(run_dir):
+        cache = _make_cache(config, replay, no_replay=no_replay)
+        identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
+        started, wall = datetime.now(timezone.utc), time.monotonic()
+        alias_table = Aliases.load(aliases) if aliases.exists() else None
+        try:
+            outcomes = _extract(
+                articles,
+                config=config,
+                cache=cache,
+                prompts=prompts,
+                aliases=alias_table,
+                identity=identity,
+                run_dir=run_dir,
+            )
+        except KeyboardInterrupt:
+            console.print("interrupted: every finished call is cached; rerun the same command to resume")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            cache.close()
+        info = {
+            "package_version": _package_version(),
+            "input": str(input),
+            "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.base_url},
+            "mode": config.mode,
+            "params": config.params.to_json(),
+            "prompts": {"hash": prompts.hash, "files": prompts.hashes},
+            "started": started.isoformat(timespec="seconds"),
+        }
+        if config.price is not None:
+            info["price"] = config.price.to_json()
+        totals = write_run(run_dir, outcomes, seconds=time.monotonic() - wall, run_info=info)["totals"]
     console.print(
         f"{totals['events']} events from {totals['articles']} articles ({totals['failed']} failed, "
         f"{totals['failed_passes']} failed passes, {totals['rejected']} events rejected); "
@@ -272,7 +396,7 @@ def run(
     )
     _score_into(run_dir, gold=gold, aliases=aliases, articles=articles)
     if totals["failed"] or totals["partial"]:
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_FAILED_CALLS)
 
 
 @app.command()
@@ -292,14 +416,19 @@ def bench(
 
     Writes bench.json, bench.md and one run folder per strategy under --out.
     """
+    policy = _cache_policy(offline=offline, refresh=refresh)
     from extract import bench as b
+    from extract.gold import Aliases, load_gold
+    from extract.llm import LLMClient
+    from extract.prompts import PromptSet
+    from extract.schema import SCHEMA_VERSION
+    from extract.seeds import load_documents
+    from extract.server import MODEL_IDENTITY
 
-    if offline and refresh:
-        raise ConfigError("--offline and --refresh contradict each other")
     chosen = b.parse_strategies(strategies)
-    config = load_config(cache_policy="offline" if offline else "refresh" if refresh else "default")
+    config = load_config(cache_policy=policy)
     if not config.embedded:
-        raise ConfigError("the benchmark runs on the embedded model; unset EXTRACT_BASE_URL")
+        raise ConfigError(f"the benchmark runs on the embedded model; unset {ENV_BASE_URL}")
     if not gold.exists():
         raise ConfigError(f"no gold file at {gold}")
     articles = load_documents(input)
@@ -346,10 +475,10 @@ def bench(
                 results.append(b.run_strategy(name, articles, run_one, on_done=done))
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is cached; rerun the same command to resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         cache.close()
-    b.score_strategies(results, gold_events, aliases=alias_table)
+    b.score_strategies(results, gold_events, aliases=alias_table, articles=articles)
     info = {
         "input": str(input),
         "model": MODEL_IDENTITY,
@@ -368,39 +497,61 @@ def bench(
 @app.command()
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
-    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD_PATH,
+    gold: Annotated[Path, typer.Option(help="Gold file; only its articles that the run holds are scored.")] = DEFAULT_GOLD_PATH,
     aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES_PATH,
+    as_json: Annotated[bool, typer.Option("--json", help="Print scores.json instead of the summary table.")] = False,
 ) -> None:
-    """Score a run against the gold: writes scores.json, report.md and report.html."""
+    """Score a run against the gold of its articles: writes scores.json, report.md and report.html."""
     for name in ("events.jsonl", "run.json"):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir} is not a run folder (no {name})")
     if not gold.exists():
         raise ConfigError(f"no gold file at {gold}")
-    _score_into(run_dir, gold=gold, aliases=aliases)
+    data = _score_into(run_dir, gold=gold, aliases=aliases, summary=not as_json)
+    if as_json:
+        out.print_json(json.dumps(data, sort_keys=True, ensure_ascii=False))
 
 
 @app.command()
 def compare(
     run_a: Annotated[Path, typer.Argument(help="Baseline run folder (scored).")],
     run_b: Annotated[Path, typer.Argument(help="Candidate run folder (scored).")],
-    threshold: Annotated[Optional[float], typer.Option(help="Exit 1 when B's F1 drops more than this.")] = None,
+    threshold: Annotated[
+        Optional[float], typer.Option(help=f"Exit {EXIT_REGRESSION} when B's strict or lenient F1 drops more than this.")
+    ] = None,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for compare.md, compare.json, compare.html (default: RUN_B).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print compare.json instead of the Markdown.")] = False,
 ) -> None:
-    """Compare two scored runs: metrics side by side, events gained and lost."""
-    from extract.report import render_comparison_markdown
+    """Compare two scored runs: figures side by side, paired significance tests, events gained and lost."""
+    from extract.report import render_comparison_html, render_comparison_markdown
     from extract.score import compare as compare_scores
+    from extract.score import load_scores
 
     loaded = []
     for run_dir in (run_a, run_b):
         path = run_dir / "scores.json"
         if not path.is_file():
             raise ConfigError(f"{run_dir} has no scores.json; run `extract score {run_dir}` first")
-        loaded.append(json.loads(path.read_text(encoding="utf-8")))
+        loaded.append(load_scores(path))
     comparison = compare_scores(loaded[0], loaded[1])
-    out.print(render_comparison_markdown(comparison), markup=False, highlight=False, soft_wrap=True)
+    record = {"a": str(run_a), "b": str(run_b), **comparison.to_json()}
+    markdown = render_comparison_markdown(comparison)
+    target = out_dir or run_b
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "compare.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (target / "compare.md").write_text(markdown, encoding="utf-8")
+    html = render_comparison_html(comparison, a=str(run_a), b=str(run_b))
+    (target / "compare.html").write_text(html, encoding="utf-8")
+    if as_json:
+        out.print_json(json.dumps(record, sort_keys=True))
+    else:
+        out.print(markdown, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {target}/compare.md, compare.json, compare.html", markup=False, highlight=False)
     if threshold is not None and comparison.is_regression(threshold):
-        console.print(f"[red]regression: B is worse than A by more than {threshold}[/red]")
-        raise typer.Exit(1)
+        console.print(f"regression: B is worse than A by more than {threshold}", style="red", markup=False)
+        raise typer.Exit(EXIT_REGRESSION)
 
 
 @app.command()
@@ -408,6 +559,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
 ) -> None:
     """Run the embedded model's OpenAI-compatible server in the foreground until Ctrl-C."""
+    from extract.server import EmbeddedServer
+
     config = load_config()
     with _progress(bytes=True) as bar:
         path = _assemble(config, bar)
@@ -429,6 +582,8 @@ def cache_stats(replay: ReplayOption = None, no_replay: NoReplayOption = False) 
 @cache_app.command("clear")
 def cache_clear() -> None:
     """Delete every cached response (snapshots are untouched)."""
+    from extract.cache import ResponseCache
+
     n = ResponseCache(load_config().cache_dir).clear()
     console.print(f"removed {n} cached responses")
 
@@ -459,25 +614,65 @@ def cache_export(
 @cache_app.command("import")
 def cache_import(path: Annotated[Path, typer.Argument(help="JSONL snapshot to read.")]) -> None:
     """Copy a snapshot's responses into the cache."""
+    from extract.cache import ResponseCache
+
     n = ResponseCache(load_config().cache_dir).import_(path)
     console.print(f"imported {n} responses from {path}")
 
 
 @gold_app.command("check")
 def gold_check(
-    gold: Annotated[Path, typer.Option()] = DEFAULT_GOLD_PATH,
-    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES_PATH,
-    seeds: Annotated[Path, typer.Option()] = Path("seeds"),
+    gold: Annotated[Path, typer.Option(help="Gold file to check (yours, or a reviewed draft).")] = DEFAULT_GOLD_PATH,
+    aliases: Annotated[Path, typer.Option(help="Alias table of canonical actor names.")] = DEFAULT_ALIASES_PATH,
+    seeds: Annotated[
+        Path, typer.Option(help="The labeled articles: a folder, a .txt or a .jsonl file (as `extract run` reads).")
+    ] = Path("seeds"),
 ) -> None:
-    """Validate the gold against the schema, the seeds and the alias table."""
+    """Validate the gold against the schema, the articles and the alias table; unreviewed draft events fail."""
+    from extract.gold import Aliases, check_gold, load_gold
+    from extract.schema import SCHEMA_VERSION
+    from extract.seeds import load_documents
+
     problems = check_gold(gold, articles=load_documents(seeds), aliases=Aliases.load(aliases))
     for p in problems:
         out.print(str(p), markup=False, highlight=False, soft_wrap=True)
     if problems:
         console.print(f"[red]{len(problems)} problem(s)[/red]")
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_ERROR)
     n = sum(len(a.events) for a in load_gold(gold).values())
     console.print(f"gold ok: {len(load_gold(gold))} articles, {n} events (schema v{SCHEMA_VERSION})")
+
+
+@gold_app.command("draft")
+def gold_draft(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="Draft to write (default: RUN/gold-draft.yaml).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing draft.")] = False,
+) -> None:
+    """Pre-annotate: write a run's kept events as gold, each marked `reviewed: false` until an analyst checks it."""
+    from extract.export import read_manifest, write_gold_draft
+
+    path, count = write_gold_draft(run_dir, out=out_path, force=force)
+    seeds = read_manifest(run_dir).get("input", "INPUT")
+    console.print(
+        f"wrote {count} unreviewed events to {path}; correct them, remove each `reviewed: false`, "
+        f"then run `extract gold check --gold {path} --seeds {seeds}`",
+        markup=False, highlight=False, soft_wrap=True,
+    )
+
+
+@app.command("export")
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet (needs extract[parquet]).")] = "csv",
+    out_path: Annotated[
+        Optional[Path], typer.Option("--out", help="File to write (default: RUN/events.csv, events.flat.jsonl or events.parquet).")
+    ] = None,
+) -> None:
+    """Write every event of a run, kept and rejected, as one flat row (columns in extract/export.py)."""
+    from extract.export import export_run
+
+    console.print(str(export_run(run_dir, fmt=fmt, out=out_path)), markup=False, highlight=False, soft_wrap=True)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -492,4 +687,4 @@ def main() -> None:
         app()  # standalone: typer reports usage errors and exits with the command's code
     except ExtractError as e:
         console.print(f"error: {e}", style="red", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)

@@ -8,12 +8,46 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import platformdirs
+
+from extract.errors import ConfigError
+
 CachePolicy = Literal["default", "offline", "refresh"]
 
+APP_NAME = "extract"
 #: The embedded model's name as the llama.cpp server reports it.
 EMBEDDED_MODEL = "qwen2.5-coder-1.5b-instruct"
-#: Where responses and the assembled model live unless EXTRACT_HOME says otherwise.
-DEFAULT_HOME = Path.home() / ".cache" / "extract"
+#: Where responses and the assembled model live unless the environment says otherwise:
+#: the platform's user cache folder (platformdirs; ``~/.cache/extract`` on Linux).
+DEFAULT_HOME = platformdirs.user_cache_path(APP_NAME)
+
+# The environment variables load_config reads (named once, for it and for --help).
+ENV_HOME = "EXTRACT_HOME"
+ENV_CACHE_DIR = "EXTRACT_CACHE_DIR"
+ENV_BASE_URL = "EXTRACT_BASE_URL"
+ENV_MODEL = "EXTRACT_MODEL"
+ENV_API_KEY = "OPENAI_API_KEY"
+ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
+ENV_PRICE = "EXTRACT_PRICE"
+#: Each variable with what it sets, in the order --help lists them.
+ENVIRONMENT = {
+    ENV_HOME: "cache and model folder (default: $XDG_CACHE_HOME/extract, else the platform's user cache folder)",
+    ENV_CACHE_DIR: "response cache folder (default: $EXTRACT_HOME/responses)",
+    ENV_BASE_URL: "OpenAI-compatible endpoint, as --base-url (default: the embedded model)",
+    ENV_MODEL: "model name at the endpoint, as --model",
+    ENV_API_KEY: "the endpoint's API key (never cached or written)",
+    ENV_XDG_CACHE_HOME: "the user cache folder that holds extract/ when EXTRACT_HOME is unset",
+    ENV_PRICE: "USD per million prompt and completion tokens, e.g. 0.15,0.60, as --price (the report shows a cost)",
+}
+
+# Defaults that command-line options show, kept here so the CLI need not import heavy modules.
+DEFAULT_GOLD_PATH = Path("gold/events.yaml")
+DEFAULT_ALIASES_PATH = Path("gold/aliases.yaml")
+#: A window's answer limit: its few events need well under 384 tokens, and a model that
+#: starts repeating itself is cut early (its complete events are kept).
+WINDOW_MAX_TOKENS = 384
+#: The benchmark's strategies, in the order they run.
+STRATEGIES = ("naive", "langextract", "extract")
 
 
 @dataclass(frozen=True)
@@ -26,6 +60,29 @@ class GenerationParams:
 
     def to_json(self) -> dict[str, Any]:
         return {"max_tokens": self.max_tokens, "seed": self.seed, "temperature": self.temperature}
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million prompt and completion tokens: what puts a cost on a run's live calls."""
+
+    prompt_per_mtok: float
+    completion_per_mtok: float
+
+    @classmethod
+    def parse(cls, text: str) -> Price:
+        """``"0.15,0.60"`` (prompt, completion); anything else is a ConfigError."""
+        parts = text.split(",")
+        try:
+            prompt, completion = (float(p) for p in parts)
+        except ValueError:
+            raise ConfigError(f"price {text!r}: give USD per million prompt and completion tokens, e.g. 0.15,0.60") from None
+        if prompt < 0 or completion < 0:
+            raise ConfigError(f"price {text!r}: prices cannot be negative")
+        return cls(prompt, completion)
+
+    def to_json(self) -> dict[str, float]:
+        return {"completion_per_mtok": self.completion_per_mtok, "prompt_per_mtok": self.prompt_per_mtok}
 
 
 @dataclass(frozen=True)
@@ -49,6 +106,8 @@ class Config:
     llama_cpp: bool | None = None
     server_threads: int | None = None
     n_ctx: int = 8192
+    #: What a live call costs; None: no cost is shown.
+    price: Price | None = None
 
     @property
     def embedded(self) -> bool:
@@ -66,13 +125,20 @@ class Config:
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     """Build the configuration; the only place that reads environment variables."""
     env = os.environ if env is None else env
-    cache_root = Path(env.get("EXTRACT_HOME") or DEFAULT_HOME)
+    if env.get(ENV_HOME):
+        cache_root = Path(env[ENV_HOME])
+    elif env.get(ENV_XDG_CACHE_HOME):
+        cache_root = Path(env[ENV_XDG_CACHE_HOME]) / APP_NAME
+    else:
+        cache_root = DEFAULT_HOME
     config = Config(
-        base_url=env.get("EXTRACT_BASE_URL") or None,
-        api_key=env.get("OPENAI_API_KEY") or None,
-        cache_dir=Path(env["EXTRACT_CACHE_DIR"]) if env.get("EXTRACT_CACHE_DIR") else cache_root / "responses",
+        base_url=env.get(ENV_BASE_URL) or None,
+        api_key=env.get(ENV_API_KEY) or None,
+        cache_dir=Path(env[ENV_CACHE_DIR]) if env.get(ENV_CACHE_DIR) else cache_root / "responses",
         model_dir=cache_root / "models",
     )
-    if env.get("EXTRACT_MODEL"):
-        config = config.with_(model=env["EXTRACT_MODEL"])
+    if env.get(ENV_MODEL):
+        config = config.with_(model=env[ENV_MODEL])
+    if env.get(ENV_PRICE):
+        config = config.with_(price=Price.parse(env[ENV_PRICE]))
     return config.with_(**overrides)

@@ -1,8 +1,30 @@
-"""The exception hierarchy: one root, one subclass per failure kind, each with its context."""
+"""The exception hierarchy (one root, one subclass per failure kind, each with its context) and the exit codes."""
 
 from __future__ import annotations
 
 from typing import Any
+
+# The command line's exit codes, each kind of ending its own (listed in --help and the README).
+EXIT_OK = 0
+#: An ExtractError: one line on stderr.
+EXIT_ERROR = 1
+#: A usage error, as click reports it (unknown option, bad value, contradictory flags).
+EXIT_USAGE = 2
+#: ``extract run`` finished, but some calls failed (their articles are failed or partial in run.json).
+EXIT_FAILED_CALLS = 3
+#: ``extract compare --threshold``: the candidate is worse than the baseline by more than the threshold.
+EXIT_REGRESSION = 4
+#: Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+#: Each code with its meaning, in the order --help lists them.
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_ERROR: "error (one line on stderr)",
+    EXIT_USAGE: "usage error",
+    EXIT_FAILED_CALLS: "a run with failed calls (listed in run.json)",
+    EXIT_REGRESSION: "regression (compare --threshold)",
+    EXIT_INTERRUPTED: "interrupted",
+}
 
 
 class ExtractError(Exception):

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from extract.config import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH
 from extract.errors import InputError
 from extract.schema import ACTOR_FIELDS, SCHEMA_VERSION, Event, parse_event
 from extract.seeds import Article
@@ -23,13 +24,14 @@ from extract.text import fold
 
 GOLD_FORMAT = "extract.gold/1"
 ALIASES_FORMAT = "extract.aliases/1"
-DEFAULT_GOLD_PATH = Path("gold/events.yaml")
-DEFAULT_ALIASES_PATH = Path("gold/aliases.yaml")
 
 _DATE_FIELDS = ("date", "period_start", "period_end")
 _ISO_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
 _TOP_KEYS = ("format", "schema_version", "articles")
 _ARTICLE_KEYS = ("id", "events")
+#: Marks a drafted event (``reviewed: false``) until an analyst has checked it; not an event field.
+_REVIEWED = "reviewed"
+UNREVIEWED_MESSAGE = "unreviewed draft event: review it, then remove `reviewed: false`"
 
 FieldPath = tuple[str | int, ...]
 
@@ -138,6 +140,8 @@ class _RawEvent:
     event: Event
     line: int
     field_lines: dict[FieldPath, int]
+    #: False for a drafted event nobody has checked yet (``reviewed: false``).
+    reviewed: bool = True
 
     def line_of(self, loc: FieldPath) -> int:
         """The line of the field at ``loc`` (or of its deepest written parent), else the event's line."""
@@ -289,12 +293,16 @@ def _parse_events(
             continue
         data = loader.construct_object(item, deep=True)
         lines = _field_lines(item)
+        reviewed = data.pop(_REVIEWED, True)  # the review marker is stripped before validation
+        if not isinstance(reviewed, bool):
+            problems.append(Problem(path, lines.get((_REVIEWED,), _line(item)), "reviewed: expected true or false"))
+            reviewed = False
         try:
             event = parse_event(data)
         except ValidationError as e:
             problems.extend(_schema_problems(e, data, node=item, lines=lines, path=path))
             continue
-        events.append(_RawEvent(event=event, line=_line(item), field_lines=lines))
+        events.append(_RawEvent(event=event, line=_line(item), field_lines=lines, reviewed=reviewed))
     return events, problems
 
 
@@ -420,6 +428,8 @@ def _actor_names(event: Event) -> list[tuple[FieldPath, str]]:
 def _event_problems(raw: _RawEvent, article: Article | None, *, aliases: Aliases, path: str) -> list[Problem]:
     event = raw.event
     problems: list[Problem] = []
+    if not raw.reviewed:
+        problems.append(Problem(path, raw.line_of((_REVIEWED,)), UNREVIEWED_MESSAGE))
     if article is not None and (message := _evidence_problem(event.evidence, article)):
         problems.append(Problem(path, raw.line_of(("evidence",)), message))
     for name in _DATE_FIELDS:
@@ -485,14 +495,17 @@ class _Dumper(yaml.SafeDumper):
     """SafeDumper for the gold file; a class of its own so that its settings never leak elsewhere."""
 
 
-def _event_mapping(event: Event) -> dict[str, Any]:
-    """Every field of an event in schema order, ``type`` first, nulls included."""
+def _event_mapping(event: Event, *, reviewed: bool = True) -> dict[str, Any]:
+    """Every field of an event in schema order, ``type`` first (then ``reviewed: false`` for a draft), nulls included."""
     data = event.model_dump(mode="json", exclude_none=False)
-    return {"type": data.pop("type"), **data}
+    return {"type": data.pop("type"), **({} if reviewed else {_REVIEWED: False}), **data}
 
 
-def dump_gold(articles: Mapping[str, Sequence[Event]]) -> str:
-    """Write gold events as stable, diff-friendly YAML: sorted ids, schema field order, one quote a line."""
+def dump_gold(articles: Mapping[str, Sequence[Event]], *, reviewed: bool = True) -> str:
+    """Write gold events as stable, diff-friendly YAML: sorted ids, schema field order, one quote a line.
+
+    ``reviewed=False`` writes a draft: every event marked ``reviewed: false``, which the checker refuses.
+    """
     options: dict[str, Any] = {
         "Dumper": _Dumper,
         "sort_keys": False,
@@ -501,11 +514,16 @@ def dump_gold(articles: Mapping[str, Sequence[Event]]) -> str:
         "width": 1_000_000,
     }
     header = "# Hand-labeled events: rules in gold/GUIDELINES.md, names in gold/aliases.yaml.\n"
+    if not reviewed:
+        header = "# Draft events from a run: correct each one, then remove its `reviewed: false`.\n" + header
     header += yaml.dump({"format": GOLD_FORMAT, "schema_version": SCHEMA_VERSION}, **options)
     if not articles:
         return header + "articles: []\n"
     blocks = [
-        yaml.dump([{"id": article_id, "events": [_event_mapping(e) for e in articles[article_id]]}], **options)
+        yaml.dump(
+            [{"id": article_id, "events": [_event_mapping(e, reviewed=reviewed) for e in articles[article_id]]}],
+            **options,
+        )
         for article_id in sorted(articles)
     ]
     return header + "articles:\n" + "\n".join(blocks)

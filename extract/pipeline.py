@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from extract.align import Span, align
 from extract.cache import canonical_json
+from extract.config import WINDOW_MAX_TOKENS
 from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
 from extract.llm import LLMClient, Usage
 from extract.gold import Aliases
@@ -35,9 +36,6 @@ RUN_FORMAT = "extract.run/1"
 #: Window size in characters: one to three sentences, the length of the few-shot texts.
 #: Measured on the seeds (lenient F1): 1,000 characters 0.35, 500 0.41, 300 0.45 (README).
 WINDOW_CHARS = 300
-#: A window's answer limit: its few events need well under 384 tokens, and a model that
-#: starts repeating itself is cut early (its complete events are kept).
-WINDOW_MAX_TOKENS = 384
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ Pure functions: no network, no model. The rules are those of gold/GUIDELINES.md:
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,13 +30,22 @@ from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 from scipy.optimize import linear_sum_assignment
 
+from extract.align import align
 from extract.errors import InputError
 from extract.files import read_jsonl
 from extract.gold import Aliases
 from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event, slot_value
+from extract.seeds import Article
 from extract.text import fold
 
 SCORES_FORMAT = "extract.scores/1"
+COMPARE_FORMAT = "extract.compare/1"
+#: The matching rule in one sentence, for scores.json and the reports.
+MATCHING_RULE = (
+    "one assignment per article between events of the same type: most lenient matches, then strict, "
+    "then overlapping evidence, then similarity; a pair matches only when its key fields agree and its "
+    "quotes overlap in the article or restate the same fact in another sentence"
+)
 
 #: Lenient integers: |predicted - gold| <= INT_TOLERANCE * |gold|.
 INT_TOLERANCE = 0.05
@@ -252,6 +262,81 @@ def similarity(fields: Sequence[FieldAgreement]) -> float:
     return key_mean if not other else 0.5 * key_mean + 0.5 * sum(other) / len(other)
 
 
+# --- evidence ------------------------------------------------------------------------------
+
+#: How the quotes of two events relate: the same words of the article, another sentence stating
+#: the same fact again, or a different fact.
+EvidenceRelation = Literal["overlap", "restated", "different"]
+
+#: Quotes that cannot both be located in the article overlap when they share a run of at least this
+#: many words (and half the shorter quote).
+SHARED_WORDS = 3
+#: Separate quotes restate one fact when this share of the shorter one's content words is in the
+#: other, and the numbers of one are all written in the other.
+RESTATE_SHARE = 0.6
+
+#: Content words compare by their first letters, so "reduces" and "reduced" are one word.
+STEM = 5
+
+_WORD = re.compile(r"[^\W_]+(?:[.,'][^\W_]+)*")
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by for from had has have he in is it its of on or she that the their "
+    "there these they this those to was were which who will with would".split()
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """An event's evidence as the scorer compares it: its span in the article (None when not located) and its words."""
+
+    span: tuple[int, int] | None
+    words: tuple[str, ...]
+
+    @classmethod
+    def of(cls, evidence: str, article: Article | None = None) -> Quote:
+        span = None
+        if article is not None:
+            found = align(evidence, article)
+            if found.start is not None and found.end is not None:
+                span = (found.start, found.end)
+        return cls(span, tuple(w.replace(",", "") for w in _WORD.findall(fold(evidence))))
+
+    def _common_run(self, other: Quote) -> int:
+        """The longest run of words the two quotes share."""
+        best, previous = 0, [0] * (len(other.words) + 1)
+        for word in self.words:
+            current = [0] * (len(other.words) + 1)
+            for j, theirs in enumerate(other.words, start=1):
+                if word == theirs:
+                    current[j] = previous[j - 1] + 1
+                    best = max(best, current[j])
+            previous = current
+        return best
+
+    def overlaps(self, other: Quote) -> bool:
+        """Both located: the spans intersect. Otherwise the quotes share a run of words of at least
+        SHARED_WORDS and half the shorter quote (the whole quote, when it is shorter than that)."""
+        if self.span is not None and other.span is not None:
+            return self.span[0] < other.span[1] and other.span[0] < self.span[1]
+        shorter = min(len(self.words), len(other.words))
+        return shorter > 0 and self._common_run(other) >= min(shorter, max(SHARED_WORDS, shorter / 2))
+
+    def restates(self, other: Quote) -> bool:
+        """Another sentence of the same fact: mostly the same content words, and no number of its own."""
+        numbers = [frozenset(w for w in q.words if any(c.isdigit() for c in w)) for q in (self, other)]
+        mine, theirs = (frozenset(w[:STEM] for w in q.words if w not in _STOPWORDS) for q in (self, other))
+        if not mine or not theirs:
+            return False
+        if not (numbers[0] <= numbers[1] or numbers[1] <= numbers[0]):
+            return False
+        return len(mine & theirs) / min(len(mine), len(theirs)) >= RESTATE_SHARE
+
+    def relation(self, other: Quote) -> EvidenceRelation:
+        if self.overlaps(other):
+            return "overlap"
+        return "restated" if self.restates(other) else "different"
+
+
 # --- matching ------------------------------------------------------------------------------
 
 
@@ -267,6 +352,8 @@ class Pair:
     similarity: float
     strict: bool
     lenient: bool
+    #: How the two quotes relate; a pair whose quotes state different facts never matches.
+    evidence: EvidenceRelation = "overlap"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -277,6 +364,7 @@ class Pair:
             "similarity": round(self.similarity, 4),
             "strict": self.strict,
             "lenient": self.lenient,
+            "evidence": self.evidence,
             "fields": [f.to_json() for f in self.fields if f.filled],
         }
 
@@ -298,10 +386,22 @@ def event_key(event: Event) -> str:
     return f"{event.type}({values})"
 
 
-def make_pair(gold: Event, predicted: Event, *, aliases: Aliases, gold_index: int = 0, pred_index: int = 0) -> Pair:
-    """Compare two same-type events field by field and decide whether they match strictly, leniently."""
+def make_pair(
+    gold: Event,
+    predicted: Event,
+    *,
+    aliases: Aliases,
+    gold_index: int = 0,
+    pred_index: int = 0,
+    evidence: EvidenceRelation = "overlap",
+) -> Pair:
+    """Compare two same-type events field by field and decide whether they match strictly, leniently.
+
+    Key fields decide the match, and the evidence must not state a different fact.
+    """
     fields = compare_fields(gold, predicted, aliases=aliases)
     keys = [f for f in fields if f.key]
+    same_fact = evidence != "different"
     return Pair(
         gold_index=gold_index,
         pred_index=pred_index,
@@ -309,32 +409,57 @@ def make_pair(gold: Event, predicted: Event, *, aliases: Aliases, gold_index: in
         predicted=predicted,
         fields=fields,
         similarity=similarity(fields),
-        strict=all(f.strict for f in keys),
-        lenient=all(f.close for f in keys),
+        strict=same_fact and all(f.strict for f in keys),
+        lenient=same_fact and all(f.close for f in keys),
+        evidence=evidence,
     )
 
 
-def match_events(gold: Sequence[Event], predicted: Sequence[Event], *, aliases: Aliases) -> tuple[Pair, ...]:
-    """Pair one article's events one-to-one: most lenient matches, then most strict, then most similar."""
+def quotes_of(events: Sequence[Event], article: Article | None = None) -> tuple[Quote, ...]:
+    """Each event's evidence, located in the article when it is given."""
+    return tuple(Quote.of(e.evidence, article) for e in events)
+
+
+def match_events(
+    gold: Sequence[Event],
+    predicted: Sequence[Event],
+    *,
+    aliases: Aliases,
+    article: Article | None = None,
+    quotes: tuple[Sequence[Quote], Sequence[Quote]] | None = None,
+) -> tuple[Pair, ...]:
+    """Pair one article's events one-to-one: most lenient matches, then most strict, then most
+    overlapping evidence, then most similar. ``quotes`` (gold's, then the predictions') saves
+    locating the evidence again."""
+    g_quotes, p_quotes = quotes or (quotes_of(gold, article), quotes_of(predicted, article))
     g_order = sorted(range(len(gold)), key=lambda i: (_canonical(gold[i]), i))
     p_order = sorted(range(len(predicted)), key=lambda i: (_canonical(predicted[i]), i))
     n = min(len(gold), len(predicted))
     if n == 0:
         return ()
-    # Lexicographic weights: n similarities < one strict bonus; n strict bonuses + n similarities < one lenient bonus.
-    strict_bonus = n + 1.0
-    lenient_bonus = (n + 1.0) ** 2
+    # Lexicographic weights: each bonus outweighs n of every lower criterion together.
+    overlap_bonus = n + 1.0
+    strict_bonus = (n + 1.0) ** 2
+    lenient_bonus = (n + 1.0) ** 3
     weights = np.zeros((len(g_order), len(p_order)))
     candidates: dict[tuple[int, int], Pair] = {}
     for r, gi in enumerate(g_order):
         for c, pi in enumerate(p_order):
             if gold[gi].type != predicted[pi].type:
                 continue
-            pair = make_pair(gold[gi], predicted[pi], aliases=aliases, gold_index=gi, pred_index=pi)
+            relation = g_quotes[gi].relation(p_quotes[pi])
+            pair = make_pair(
+                gold[gi], predicted[pi], aliases=aliases, gold_index=gi, pred_index=pi, evidence=relation
+            )
             if pair.similarity < MIN_SIMILARITY:
                 continue
             candidates[(r, c)] = pair
-            weights[r, c] = pair.lenient * lenient_bonus + pair.strict * strict_bonus + pair.similarity
+            weights[r, c] = (
+                pair.lenient * lenient_bonus
+                + pair.strict * strict_bonus
+                + (relation == "overlap") * overlap_bonus
+                + pair.similarity
+            )
     rows, cols = linear_sum_assignment(weights, maximize=True)
     pairs = [candidates[(r, c)] for r, c in zip(rows, cols) if (r, c) in candidates]
     return tuple(sorted(pairs, key=lambda p: p.gold_index))
@@ -386,6 +511,8 @@ class Tally:
     predicted: int = 0
     matched: int = 0
     matched_strict: int = 0
+    #: Lenient matches whose two quotes overlap in the article (the others restate the fact elsewhere).
+    matched_overlap: int = 0
     slot_credit: float = 0.0
     slot_predicted: int = 0
     slot_gold: int = 0
@@ -396,6 +523,7 @@ class Tally:
             predicted=self.predicted + other.predicted,
             matched=self.matched + other.matched,
             matched_strict=self.matched_strict + other.matched_strict,
+            matched_overlap=self.matched_overlap + other.matched_overlap,
             slot_credit=self.slot_credit + other.slot_credit,
             slot_predicted=self.slot_predicted + other.slot_predicted,
             slot_gold=self.slot_gold + other.slot_gold,
@@ -423,6 +551,7 @@ class Tally:
             "predicted": self.predicted,
             "matched": self.matched,
             "matched_strict": self.matched_strict,
+            "matched_evidence_overlap": self.matched_overlap,
             "missed": self.gold - self.matched,
             "spurious": self.predicted - self.matched,
         }
@@ -447,6 +576,9 @@ class ArticleResult:
     pairs: tuple[Pair, ...]
     #: False when the run has no events at all for this article.
     in_run: bool
+    #: (gold type, predicted type) of every gold and predicted event whose quotes overlap;
+    #: "none" stands for the side that has no overlapping event.
+    confusion: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> tuple[Pair, ...]:
@@ -483,6 +615,7 @@ class ArticleResult:
                     Tally(
                         matched=1,
                         matched_strict=int(pair.strict),
+                        matched_overlap=int(pair.evidence == "overlap"),
                         slot_credit=credit,
                         slot_predicted=sum(f.predicted is not None for f in pair.fields),
                         slot_gold=sum(f.gold is not None for f in pair.fields),
@@ -537,6 +670,16 @@ class Scores:
     total: Tally
     #: Bootstrap intervals of strict and lenient micro F1, with their settings.
     ci95: Mapping[str, Any]
+    #: Gold articles left out because the input does not contain them: listed, never counted as missed.
+    gold_not_in_input: tuple[str, ...] = ()
+
+    def confusion(self) -> dict[str, dict[str, int]]:
+        """Gold type -> predicted type -> pairs of events whose quotes overlap ("none": no such event)."""
+        counts = Counter(pair for r in self.articles.values() for pair in r.confusion)
+        out: dict[str, dict[str, int]] = {}
+        for (gold_type, pred_type), n in sorted(counts.items()):
+            out.setdefault(gold_type, {})[pred_type] = n
+        return out
 
     @property
     def strict(self) -> PRF:
@@ -565,8 +708,16 @@ class Scores:
     def to_json(self) -> dict[str, Any]:
         """The scores.json document: plain JSON, floats rounded to 4 decimals, independent of prediction order."""
         counts = self.total.counts()
+        matched = self.total.matched
         return {
             "format": SCORES_FORMAT,
+            "evidence": {
+                "matched": matched,
+                "overlap": self.total.matched_overlap,
+                "restated": matched - self.total.matched_overlap,
+                "overlap_share": round(self.total.matched_overlap / matched, 4) if matched else None,
+            },
+            "confusion": self.confusion(),
             "strict": self.strict.to_json(),
             "lenient": self.lenient.to_json(),
             "slots": self.slots.to_json(),
@@ -577,12 +728,15 @@ class Scores:
                 "articles": len(self.articles),
                 "articles_without_predictions": sorted(a for a, r in self.articles.items() if not r.in_run),
                 "articles_not_in_gold": list(self.not_in_gold),
+                "gold_not_in_input": list(self.gold_not_in_input),
             },
             "by_type": {t: tally.to_json() for t, tally in sorted(self.by_type.items())},
             "by_article": {a: tally.to_json() for a, tally in sorted(self.by_article.items())},
             "details": {a: r.details_json() for a, r in sorted(self.articles.items())},
             "params": {
-                "matching": "one assignment per article: max lenient matches, then strict, then similarity",
+                "matching": MATCHING_RULE,
+                "shared_words": SHARED_WORDS,
+                "restate_share": RESTATE_SHARE,
                 "min_similarity": MIN_SIMILARITY,
                 "int_tolerance": INT_TOLERANCE,
                 "actor_threshold": ACTOR_THRESHOLD,
@@ -593,19 +747,33 @@ class Scores:
 
 
 def score_run(
-    events: Mapping[str, Sequence[Event]], gold: Mapping[str, Sequence[Event]], *, aliases: Aliases
+    events: Mapping[str, Sequence[Event]],
+    gold: Mapping[str, Sequence[Event]],
+    *,
+    aliases: Aliases,
+    articles: Sequence[Article] | None = None,
 ) -> Scores:
-    """Score predicted events per article against gold events per article (see the module docstring)."""
-    results = {
-        article_id: ArticleResult(
+    """Score predicted events per article against gold events per article (see the module docstring).
+
+    With ``articles`` (the run's input), quotes are located in the text and only the gold articles
+    the input contains are scored; the others are listed in ``gold_not_in_input``.
+    """
+    by_id = {a.id: a for a in articles} if articles is not None else {}
+    scoped = sorted(gold) if articles is None else sorted(a for a in gold if a in by_id)
+    inputs = set(events) | set(by_id)
+    results = {}
+    for article_id in scoped:
+        g, p = tuple(gold[article_id]), tuple(events.get(article_id, ()))
+        article = by_id.get(article_id)
+        quotes = (quotes_of(g, article), quotes_of(p, article))
+        results[article_id] = ArticleResult(
             id=article_id,
-            gold=tuple(gold[article_id]),
-            predicted=tuple(events.get(article_id, ())),
-            pairs=match_events(gold[article_id], events.get(article_id, ()), aliases=aliases),
+            gold=g,
+            predicted=p,
+            pairs=match_events(g, p, aliases=aliases, quotes=quotes),
             in_run=article_id in events,
+            confusion=_confusion(g, p, *quotes),
         )
-        for article_id in sorted(gold)
-    }
     by_article: dict[str, Tally] = {}
     by_type: dict[str, Tally] = {}
     for article_id, result in results.items():
@@ -616,12 +784,22 @@ def score_run(
     total = sum(by_article.values(), Tally())
     return Scores(
         articles=results,
-        not_in_gold=tuple(sorted(a for a in events if a not in gold)),
+        not_in_gold=tuple(sorted(a for a in inputs if a not in gold)),
         by_type=by_type,
         by_article=by_article,
         total=total,
         ci95=_confidence(list(by_article.values())),
+        gold_not_in_input=tuple(sorted(a for a in gold if a not in scoped)),
     )
+
+
+def _confusion(
+    gold: Sequence[Event], predicted: Sequence[Event], g_quotes: Sequence[Quote], p_quotes: Sequence[Quote]
+) -> tuple[tuple[str, str], ...]:
+    pairs = [(g.type, p.type) for g, gq in zip(gold, g_quotes) for p, pq in zip(predicted, p_quotes) if gq.overlaps(pq)]
+    pairs += [(g.type, "none") for g, gq in zip(gold, g_quotes) if not any(gq.overlaps(pq) for pq in p_quotes)]
+    pairs += [("none", p.type) for p, pq in zip(predicted, p_quotes) if not any(gq.overlaps(pq) for gq in g_quotes)]
+    return tuple(sorted(pairs))
 
 
 def _confidence(tallies: list[Tally]) -> dict[str, Any]:
@@ -658,6 +836,104 @@ class MetricDelta:
         return {"name": self.name, "a": self.a, "b": self.b, "delta": self.delta}
 
 
+#: Resamples of the paired bootstrap; the permutation test is exact up to 13 articles (2**13 swaps).
+PAIRED_RESAMPLES = 9999
+SIGNIFICANCE = 0.05
+
+
+def _f1_of(rows: np.ndarray) -> np.ndarray:
+    """Micro F1 of (..., articles, [matched, predicted, gold]) counts, over the articles axis."""
+    tp, predicted, gold = rows[..., 0].sum(-1), rows[..., 1].sum(-1), rows[..., 2].sum(-1)
+    den = predicted + gold
+    return np.where(den > 0, 2 * tp / np.maximum(den, 1), 1.0)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """B's micro F1 minus A's over the same articles: a paired bootstrap CI and a paired permutation p-value."""
+
+    metric: str
+    a: float
+    b: float
+    articles: int
+    ci95: tuple[float, float] | None
+    p_value: float | None
+
+    @property
+    def delta(self) -> float:
+        return round(self.b - self.a, 4)
+
+    @property
+    def significant(self) -> bool:
+        """Both tests agree: the 95% interval excludes zero and p < 0.05 (few articles: be conservative)."""
+        excludes_zero = self.ci95 is not None and (self.ci95[0] > 0 or self.ci95[1] < 0)
+        return excludes_zero and self.p_value is not None and self.p_value < SIGNIFICANCE
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "a": round(self.a, 4),
+            "b": round(self.b, 4),
+            "delta": self.delta,
+            "articles": self.articles,
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "p_value": self.p_value,
+            "significant": self.significant,
+            "method": "paired bootstrap over articles (percentile, "
+            f"{PAIRED_RESAMPLES} resamples, seed {BOOTSTRAP_SEED}); paired permutation test, two-sided",
+        }
+
+
+def paired_test(a: np.ndarray, b: np.ndarray, *, metric: str) -> PairedTest:
+    """Test B - A on per-article counts ``[matched, predicted, gold]`` of the same articles, row by row.
+
+    The bootstrap resamples articles; the permutation test swaps A and B within articles.
+    """
+    from scipy import stats  # scoring's own dependency: not loaded for commands that never score
+
+    a, b = np.asarray(a, float).reshape(-1, 3), np.asarray(b, float).reshape(-1, 3)
+    n = len(a)
+    fa, fb = float(_f1_of(a)), float(_f1_of(b))
+    if n < 2:
+        return PairedTest(metric, fa, fb, n, None, None)
+    table = np.concatenate([a, b])
+
+    def delta_of(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        index = np.moveaxis(np.asarray(index, int), axis, -1)
+        return _f1_of(b[index]) - _f1_of(a[index])
+
+    def swapped(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        x, y = (np.moveaxis(np.asarray(v, int), axis, -1) for v in (x, y))
+        return _f1_of(table[y]) - _f1_of(table[x])
+
+    boot = stats.bootstrap(
+        (np.arange(n),), delta_of, n_resamples=PAIRED_RESAMPLES, vectorized=True, method="percentile",
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )
+    low, high = boot.confidence_interval
+    perm = stats.permutation_test(
+        (np.arange(n), np.arange(n) + n), swapped, permutation_type="samples", vectorized=True,
+        n_resamples=PAIRED_RESAMPLES, rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )
+    ci = None if np.isnan(low) or np.isnan(high) else (round(float(low), 4), round(float(high), 4))
+    return PairedTest(metric, fa, fb, n, ci, round(float(perm.pvalue), 4))
+
+
+def _article_counts(scores: Mapping[str, Any], ids: Sequence[str], *, level: str) -> np.ndarray:
+    matched = "matched_strict" if level == "strict" else "matched"
+    rows = [scores["by_article"][i]["counts"] for i in ids]
+    return np.array([[c[matched], c["predicted"], c["gold"]] for c in rows], dtype=float).reshape(-1, 3)
+
+
+def paired_tests(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[PairedTest, ...]:
+    """Strict and lenient F1 of two scores.json documents, tested over the articles both scored."""
+    ids = sorted(set(a["by_article"]) & set(b["by_article"]))
+    return tuple(
+        paired_test(_article_counts(a, ids, level=lv), _article_counts(b, ids, level=lv), metric=f"{lv}.f1")
+        for lv in ("strict", "lenient")
+    )
+
+
 @dataclass(frozen=True)
 class ArticleChanges:
     """Gold events (by key) matched in B but not in A (gained) and the reverse (lost), per level."""
@@ -679,11 +955,16 @@ class ArticleChanges:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Run B against baseline run A: figures side by side and the events that changed."""
+    """Run B against baseline run A: figures side by side, their significance, and the events that changed."""
 
     metrics: tuple[MetricDelta, ...]
     by_type: Mapping[str, tuple[MetricDelta, ...]]
     changes: tuple[ArticleChanges, ...]
+    #: Paired tests of strict and lenient F1 over the articles both runs scored.
+    tests: tuple[PairedTest, ...] = ()
+    #: Gold articles scored in only one of the runs (left out of the tests).
+    only_in_a: tuple[str, ...] = ()
+    only_in_b: tuple[str, ...] = ()
 
     def metric(self, name: str) -> MetricDelta:
         """The figure called ``name``, e.g. ``strict.f1`` or ``counts.missed``."""
@@ -697,9 +978,13 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": COMPARE_FORMAT,
             "metrics": [m.to_json() for m in self.metrics],
             "by_type": {t: [m.to_json() for m in ms] for t, ms in sorted(self.by_type.items())},
             "changes": {c.article_id: c.to_json() for c in self.changes},
+            "tests": [t.to_json() for t in self.tests],
+            "only_in_a": list(self.only_in_a),
+            "only_in_b": list(self.only_in_b),
         }
 
 
@@ -741,4 +1026,11 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> Comparison:
         change = ArticleChanges(article_id, _minus(lb, la), _minus(la, lb), _minus(sb, sa), _minus(sa, sb))
         if change.gained or change.lost or change.gained_strict or change.lost_strict:
             changes.append(change)
-    return Comparison(metrics=tuple(metrics), by_type=by_type, changes=tuple(changes))
+    return Comparison(
+        metrics=tuple(metrics),
+        by_type=by_type,
+        changes=tuple(changes),
+        tests=paired_tests(a, b),
+        only_in_a=tuple(sorted(set(a["by_article"]) - set(b["by_article"]))),
+        only_in_b=tuple(sorted(set(b["by_article"]) - set(a["by_article"]))),
+    )

@@ -10,12 +10,13 @@ BASELINE = Path(__file__).resolve().parent / "baseline_scores.json"
 
 
 def summarize(scores: dict) -> dict:
-    """The figures the regression suite pins: overall P/R/F1, lenient F1 per type, and counts."""
+    """The figures the regression suite pins: overall P/R/F1, lenient F1 per type, counts, evidence overlap."""
     return {
         "format": "extract.baseline/1",
         **{level: {m: scores[level][m] for m in ("precision", "recall", "f1")} for level in ("strict", "lenient", "slots")},
         "by_type": {t: {"lenient_f1": v["lenient"]["f1"]} for t, v in sorted(scores["by_type"].items())},
         "counts": scores["counts"],
+        "evidence": scores["evidence"],
     }
 
 

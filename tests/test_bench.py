@@ -83,10 +83,14 @@ def test_record_and_table_compare_the_strategies(tmp_path: Path) -> None:
     assert (ours["lenient_f1"], naive["lenient_f1"]) == (1.0, 0.0)
     assert (ours["grounded_exact"], ours["seconds_per_article"], ours["prompt_tokens_per_article"]) == (1.0, 60.0, 1000)
     assert "harness_overhead" not in ours  # replayed: nothing live to measure
-    assert record["extract_vs"]["naive"] == {"lenient_f1_gain": 1.0, "time_ratio": 1.5}
+    lead = record["extract_vs"]["naive"]
+    assert (lead["lenient_f1_gain"], lead["time_ratio"]) == (1.0, 1.5)
+    # One article: no paired interval, so no claim of significance.
+    assert (lead["lenient_f1_gain_ci95"], lead["lenient_f1_gain_significant"]) == (None, False)
     table = (tmp_path / "bench.md").read_text()
     assert table.splitlines()[0].startswith("| strategy | strict F1 | lenient F1")
-    assert "| extract | 1.000 | 1.000 |" in table
+    assert "| extract | 1.000 | 1.000 | [1.000, 1.000] |" in table
+    assert "| naive | +1.000 | – | – | no | 1.50× |" in table
     assert json.loads((tmp_path / "extract" / "run.json").read_text())["strategy"] == "extract"
     assert json.loads((tmp_path / "bench.json").read_text()) == record
 

@@ -6,13 +6,15 @@ import json
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from extract import cli
+from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
+from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
 from extract.pipeline import plan_calls
 from extract.prompts import PromptSet
 from extract.seeds import load_documents
@@ -36,11 +38,13 @@ def first_sentence_event(body: dict) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     calls: list[dict] = []
+    #: What the fake model answers to a request body.
+    answer: Callable[[dict], str] = staticmethod(first_sentence_event)
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).calls.append(body)
-        payload = json.dumps(completion(first_sentence_event(body))).encode()
+        payload = json.dumps(completion(type(self).answer(body))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -54,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_server() -> Iterator[tuple[str, list[dict]]]:
     _Handler.calls = []
+    _Handler.answer = staticmethod(first_sentence_event)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -139,10 +144,34 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
 
 def test_offline_on_empty_cache_is_one_clear_line(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(capsys, "run", "--offline", "--no-replay", "--out", "r")
-    assert code == 1
+    assert code == EXIT_ERROR
     line = one_line_error(err)
     assert "offline and no cached response for article 000_a3c408a06a87a4ae#1" in line
     assert "without --offline" in line
+    assert not (workdir / "r").exists()  # the run folder it created, still empty, is removed
+
+
+def test_a_failed_run_removes_only_the_empty_folders_it_created(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run_cli(capsys, "run", "--offline", "--no-replay")
+    assert code == EXIT_ERROR and not (workdir / "runs").exists()  # runs/<time>-<hash>/ and runs/ itself
+    (workdir / "mine").mkdir()
+    code, _, _ = run_cli(capsys, "run", "--offline", "--no-replay", "--out", "mine")
+    assert code == EXIT_ERROR and (workdir / "mine").is_dir()  # the user's folder stays
+    code, _, _ = run_cli(capsys, "run", "--offline", "--no-replay", "--out", "mine/deep/r")
+    assert code == EXIT_ERROR and sorted(p.name for p in (workdir / "mine").iterdir()) == []
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_with_failed_calls_exits_3(
+    workdir: Path, fake_server: tuple[str, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, calls = fake_server
+    _Handler.answer = staticmethod(lambda body: "not json at all")
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--retries", "0", "--out", "r")
+    assert code == EXIT_FAILED_CALLS == 3, err
+    manifest = json.loads((workdir / "r/run.json").read_text())
+    assert manifest["totals"]["failed"] == 7 and calls
 
 
 @pytest.mark.parametrize(
@@ -191,10 +220,56 @@ def test_usage_errors_are_reported_without_traceback(workdir: Path, capsys: pyte
     assert code == 2 and "No such option" in err and "Traceback" not in err
 
 
-def test_contradictory_flags(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "run", "--offline", "--refresh")
-    assert code == 1
-    assert "contradict" in one_line_error(err)
+def test_contradictory_flags_are_a_usage_error(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("run", "bench"):
+        code, out, err = run_cli(capsys, command, "--offline", "--refresh")
+        assert code == EXIT_USAGE == 2
+        assert "contradict" in err and "Traceback" not in err
+    assert not (workdir / "runs").exists()
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out.strip() == f"extract {version('extract')}"
+
+
+def _flat(text: str) -> str:
+    """Help text with rich's box characters and line wrapping taken out."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def test_help_lists_environment_exit_codes_and_completion(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    text = _flat(out)
+    assert code == 0
+    for name in ENVIRONMENT:
+        assert f"{name}:" in text
+    for exit_code, meaning in EXIT_CODES.items():
+        assert f"{exit_code}: {meaning}" in text
+    assert "--install-completion" in text and "--show-completion" in text and "--version" in text
+
+
+def test_run_help_names_the_variables_and_the_default_snapshot(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # no word folded across lines
+    code, out, _ = run_cli(capsys, "run", "--help")
+    text = _flat(out)
+    assert code == 0
+    assert f"env: {ENV_BASE_URL}" in text and f"env: {ENV_MODEL}" in text
+    assert "(default: tests/recordings/responses.jsonl, if present)" in text
+
+
+def test_importing_the_cli_loads_no_heavy_module() -> None:
+    import subprocess
+
+    heavy = ["instructor", "openai", "scipy", "numpy", "pydantic", "extract.llm", "extract.pipeline", "extract.bench"]
+    probe = f"import sys, extract.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_score_and_compare_need_run_folders(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -234,10 +309,55 @@ def test_compare_prints_deltas_and_gates_on_the_threshold(workdir: Path, capsys:
         scores = score_run(predicted, gold, aliases=aliases).to_json()
         (workdir / name / "scores.json").write_text(json.dumps(scores))
     code, out, _ = run_cli(capsys, "compare", "perfect", "half", "--threshold", "0.05")
-    assert code == 1
+    assert code == 4  # the regression gate, distinct from errors (1) and usage (2)
     assert "| lenient.f1 | 1.0000 |" in out
-    code, out, _ = run_cli(capsys, "compare", "half", "perfect", "--threshold", "0.05")
+    assert "## Is the difference real?" in out
+    record = json.loads((workdir / "half" / "compare.json").read_text())
+    assert record["format"] == "extract.compare/1" and record["a"] == "perfect"
+    lenient = next(t for t in record["tests"] if t["metric"] == "lenient.f1")
+    assert lenient["delta"] < 0 and lenient["articles"] == 7 and lenient["ci95"][1] < 0
+    assert (workdir / "half" / "compare.md").read_text().strip() in out
+    html = (workdir / "half" / "compare.html").read_text()
+    assert "lost" in html and "gained" in html and "http" not in html
+    code, out, _ = run_cli(capsys, "compare", "half", "perfect", "--threshold", "0.05", "--json", "--out", "cmp")
     assert code == 0
+    assert json.loads(out)["tests"][0]["delta"] > 0
+    assert sorted(p.name for p in (workdir / "cmp").iterdir()) == ["compare.html", "compare.json", "compare.md"]
+
+
+def test_score_json_prints_the_scores_of_the_recorded_run(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recording = REPO / "tests" / "recordings" / "responses.jsonl"
+    code, _, err = run_cli(capsys, "run", "--offline", "--replay", str(recording), "--out", "r")
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "score", "r", "--json")
+    assert code == 0
+    printed = json.loads(out)
+    assert printed == json.loads((workdir / "r" / "scores.json").read_text())
+    assert printed["evidence"]["overlap_share"] > 0.9 and printed["params"]["matching"].startswith("one assignment")
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_gold_is_scoped_to_the_input_and_an_unlabeled_corpus_gets_a_report_without_scores(
+    workdir: Path, fake_server: tuple[str, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = fake_server
+    one = sorted(SEEDS.glob("003_*.txt"))[0]
+    code, _, err = run_cli(capsys, "run", str(one), "--base-url", url, "--llama-cpp", "--out", "one")
+    assert code == 0, err
+    scores = json.loads((workdir / "one" / "scores.json").read_text())
+    assert list(scores["by_article"]) == ["003_c876d06fac985b5f#1"]
+    assert len(scores["counts"]["gold_not_in_input"]) == 6  # listed, not counted as missed
+    assert scores["counts"]["gold"] == 9  # that article's own gold events
+
+    corpus = workdir / "mine.jsonl"
+    corpus.write_text(json.dumps({"id": "m1", "text": "US troops will leave Syria, officials said on Monday."}) + "\n")
+    code, _, err = run_cli(capsys, "run", str(corpus), "--base-url", url, "--llama-cpp", "--out", "mine")
+    assert code == 0, err
+    assert "no gold in gold/events.yaml for the 1 article(s) of this input" in " ".join(err.split())
+    names = {p.name for p in (workdir / "mine").iterdir()}
+    assert {"events.jsonl", "report.html"} <= names and "scores.json" not in names
+    assert "m1" in (workdir / "mine" / "report.html").read_text()
 
 
 @pytest.mark.enable_socket
@@ -267,3 +387,22 @@ def test_two_runs_sharing_one_cache_at_once_both_complete(
     )
     assert code.returncode == 0, code.stderr
     assert json.loads((workdir / "r3/run.json").read_text())["totals"]["calls"] == 0
+
+
+def test_gold_draft_then_check_on_a_users_own_articles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_export import make_run
+
+    run_dir = make_run(tmp_path)
+    aliases = tmp_path / "aliases.yaml"
+    aliases.write_text("format: extract.aliases/1\ncanonical:\n  Iraq: []\n  Coalition: []\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "gold", "draft", str(run_dir))
+    draft = run_dir / "gold-draft.yaml"
+    assert code == 0 and "wrote 2 unreviewed events" in err and draft.is_file()
+    code, _, err = run_cli(capsys, "gold", "draft", str(run_dir))
+    assert code == 1 and "exists; pass --force" in one_line_error(err)
+    check = ("gold", "check", "--gold", str(draft), "--aliases", str(aliases), "--seeds", str(tmp_path / "docs.jsonl"))
+    code, out, _ = run_cli(capsys, *check)
+    assert code == 1 and out.count("unreviewed draft event") == 2
+    draft.write_text(draft.read_text(encoding="utf-8").replace("    reviewed: false\n", ""), encoding="utf-8")
+    code, out, err = run_cli(capsys, *check)
+    assert code == 0 and "gold ok: 2 articles, 2 events" in err, out + err

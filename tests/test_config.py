@@ -5,9 +5,18 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import platformdirs
 import pytest
 
-from extract.config import EMBEDDED_MODEL, Config, GenerationParams, load_config
+from extract.config import (
+    DEFAULT_HOME,
+    EMBEDDED_MODEL,
+    ENV_XDG_CACHE_HOME,
+    ENVIRONMENT,
+    Config,
+    GenerationParams,
+    load_config,
+)
 
 ENV = {
     "OPENAI_API_KEY": "sk-test-SECRET-123456",
@@ -41,9 +50,55 @@ def test_empty_mapping_gives_defaults() -> None:
     assert config.embedded
     assert config.llama_cpp_format
     assert config.model == EMBEDDED_MODEL
-    assert config.cache_dir == Path.home() / ".cache" / "extract" / "responses"
-    assert config.model_dir == Path.home() / ".cache" / "extract" / "models"
+    assert config.cache_dir == DEFAULT_HOME / "responses"
+    assert config.model_dir == DEFAULT_HOME / "models"
     assert config.params == GenerationParams()
+
+
+def test_default_home_is_the_platform_user_cache_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DEFAULT_HOME == platformdirs.user_cache_path("extract")
+    monkeypatch.delenv(ENV_XDG_CACHE_HOME, raising=False)
+    assert load_config({}).cache_dir == platformdirs.user_cache_path("extract") / "responses"
+
+
+def test_xdg_cache_home_is_read_from_the_given_mapping() -> None:
+    config = load_config({"XDG_CACHE_HOME": "/tmp/xdg"})
+    assert config.cache_dir == Path("/tmp/xdg/extract/responses")
+    assert config.model_dir == Path("/tmp/xdg/extract/models")
+
+
+def test_extract_variables_win_over_xdg_cache_home() -> None:
+    config = load_config({"XDG_CACHE_HOME": "/tmp/xdg", "EXTRACT_HOME": "/tmp/home"})
+    assert config.cache_dir == Path("/tmp/home/responses") and config.model_dir == Path("/tmp/home/models")
+    config = load_config({"XDG_CACHE_HOME": "/tmp/xdg", "EXTRACT_CACHE_DIR": "/tmp/cache"})
+    assert config.cache_dir == Path("/tmp/cache") and config.model_dir == Path("/tmp/xdg/extract/models")
+
+
+class _Recording(dict):
+    """A mapping that notes every key read from it."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+def test_the_variables_listed_for_help_are_exactly_those_read() -> None:
+    for env in (_Recording(), _Recording({k: "" for k in ENVIRONMENT})):
+        load_config(env)
+        assert env.read == set(ENVIRONMENT)
+    assert set(ENV) | {ENV_XDG_CACHE_HOME, "EXTRACT_PRICE"} == set(ENVIRONMENT)
 
 
 def test_empty_strings_count_as_unset() -> None:
@@ -97,3 +152,15 @@ def test_with_returns_a_copy() -> None:
 
 def test_generation_params_json() -> None:
     assert GenerationParams().to_json() == {"max_tokens": 2048, "seed": 1234, "temperature": 0.0}
+
+
+def test_a_price_comes_from_the_environment_or_an_override_and_a_bad_one_is_a_config_error() -> None:
+    from extract.config import Price
+    from extract.errors import ConfigError
+
+    assert load_config({}).price is None
+    assert load_config({"EXTRACT_PRICE": "0.15,0.60"}).price == Price(0.15, 0.60)
+    assert load_config({"EXTRACT_PRICE": "1,2"}, price=Price(3, 4)).price == Price(3, 4)
+    for bad in ("abc", "1", "1,2,3", "-1,2"):
+        with pytest.raises(ConfigError, match="price"):
+            Price.parse(bad)

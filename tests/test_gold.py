@@ -392,3 +392,58 @@ def test_repository_gold_is_clean() -> None:
         aliases=Aliases.load(REPO / "gold" / "aliases.yaml"),
     )
     assert [str(p) for p in problems] == []
+
+
+# --- drafts from a run ---------------------------------------------------------------------
+
+
+def _draft(tmp_path: Path) -> tuple[Path, list[Article]]:
+    from extract.export import write_gold_draft
+    from tests.test_export import make_run
+
+    path, count = write_gold_draft(make_run(tmp_path))
+    assert path == tmp_path / "run1" / "gold-draft.yaml" and count == 2  # kept events only
+    return path, load_documents(tmp_path / "docs.jsonl")
+
+
+def test_draft_loads_but_the_checker_refuses_its_unreviewed_events(tmp_path: Path) -> None:
+    path, articles = _draft(tmp_path)
+    gold = load_gold(path)
+    assert [e.type for e in gold["a#1"].events] == ["troop_level"] and gold["b#1"].events[0].means == "drone"
+    problems = check_gold(path, articles=articles, aliases=ALIASES)
+    assert [(p.line, p.message) for p in problems] == [
+        (_line(path, "    reviewed: false", occurrence=n), "unreviewed draft event: review it, then remove `reviewed: false`")
+        for n in (1, 2)
+    ]
+
+
+def test_reviewed_draft_checks_clean(tmp_path: Path) -> None:
+    path, articles = _draft(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("    reviewed: false\n", ""), encoding="utf-8")
+    assert check_gold(path, articles=articles, aliases=ALIASES) == []
+    assert _check(_write(tmp_path, CLEAN.replace("  - type: troop_level\n", "  - type: troop_level\n    reviewed: true\n"))) == []
+
+
+def test_reviewed_must_be_a_boolean(tmp_path: Path) -> None:
+    path = _write(tmp_path, CLEAN.replace("  - type: troop_level\n", "  - type: troop_level\n    reviewed: later\n"))
+    assert _one(_check(path), "reviewed: expected true or false").line == _line(path, "reviewed: later")
+
+
+def test_draft_never_overwrites_without_force(tmp_path: Path) -> None:
+    from extract.errors import ConfigError
+    from extract.export import write_gold_draft
+
+    path, _ = _draft(tmp_path)
+    path.write_text("edited\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="exists; pass --force"):
+        write_gold_draft(tmp_path / "run1")
+    assert path.read_text(encoding="utf-8") == "edited\n"
+    write_gold_draft(tmp_path / "run1", force=True)
+    assert "reviewed: false" in path.read_text(encoding="utf-8")
+
+
+def test_repository_gold_round_trips_byte_for_byte() -> None:
+    path = REPO / "gold" / "events.yaml"
+    assert "reviewed" not in path.read_text(encoding="utf-8")
+    gold = load_gold(path)
+    assert dump_gold({k: v.events for k, v in gold.items()}) == path.read_text(encoding="utf-8")

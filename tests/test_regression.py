@@ -8,6 +8,7 @@ that is not in the recording fails loudly instead of calling a model.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -81,8 +82,13 @@ def test_replay_is_byte_for_byte_repeatable(
 ) -> None:
     first = replay(tmp_path, monkeypatch, capsys, "a")
     second = replay(tmp_path, monkeypatch, capsys, "b")
-    for name in ("events.jsonl", "scores.json", "report.md", "report.html"):
+    for name in ("events.jsonl", "rejected.jsonl", "scores.json", "report.md"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    # The report's header says when the run started and how long it took; all else is the same.
+    clock = re.compile(r"<dt>(started|wall time)</dt><dd>[^<]*</dd>")
+    reports = [clock.sub(r"<dt>\1</dt>", (run / "report.html").read_text()) for run in (first, second)]
+    assert reports[0] == reports[1]
+    assert len(clock.findall((first / "report.html").read_text())) == 2
 
 
 def test_snapshot_is_sorted_secret_free_and_records_the_embedded_model() -> None:

@@ -13,8 +13,8 @@ import pytest
 from rich.console import Console
 
 from extract.gold import Aliases
-from extract.report import print_summary, render_comparison_markdown, render_html, render_markdown
-from extract.schema import Event, parse_event
+from extract.report import print_summary, read_rejected, render_comparison_markdown, render_html, render_markdown
+from extract.schema import EVENTS_FORMAT, Event, parse_event
 from extract.score import Scores, compare, score_run
 from extract.seeds import Article, load_jsonl, load_text_file
 
@@ -72,10 +72,10 @@ def make_article(tmp_path: Path, text: str = PAGE, *, newline: str = "\n") -> Ar
     return article
 
 
-def render(article: Article, predicted: list[Event], gold: list[Event]) -> tuple[Scores, str]:
+def render(article: Article, predicted: list[Event], gold: list[Event], **extra: Any) -> tuple[Scores, str]:
     scores = score_run({article.id: predicted}, {article.id: gold}, aliases=ALIASES)
     page = render_html(
-        scores, articles=[article], predicted={article.id: predicted}, gold={article.id: gold}, aliases=ALIASES
+        scores, articles=[article], predicted={article.id: predicted}, gold={article.id: gold}, aliases=ALIASES, **extra
     )
     return scores, page
 
@@ -104,7 +104,8 @@ def test_html_escapes_article_text_and_event_fields(tmp_path: Path) -> None:
 
 def test_html_is_self_contained(tmp_path: Path) -> None:
     article = make_article(tmp_path)
-    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD, ATTACK_GOLD])
+    rejected = {article.id: [(REJECTED_ATTACK, "no cue word")]}
+    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD, ATTACK_GOLD], rejected=rejected, run=RUN)
     assert page.startswith("<!doctype html>")
     assert "<style>" in page
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, flags=re.I)
@@ -120,10 +121,11 @@ def test_html_shows_the_original_text_with_overlapping_highlights(tmp_path: Path
     original = PAGE[start:end]
     assert "Photo caption line\nPhoto caption line" in original  # boilerplate of the original is shown
     assert document_text(page) == original
-    # The gold and the predicted troop evidence overlap: the shared part carries the matched class once,
+    # The gold and the predicted troop evidence overlap: the shared part carries the matched layer once,
     # the predicted tail beyond the gold quote is still highlighted, and each event has its marker.
-    assert '<span class="hl hl-matched" title="G1 matched, P1 matched">3,000 troops remain in Iraq</span>' in page
-    assert '<span class="hl hl-matched" title="P1 matched"> after the</span>' in page
+    matched = 'class="hl hl-matched-troop_level"'
+    assert f'<span {matched} title="G1 matched, P1 matched">3,000 troops remain in Iraq</span>' in page
+    assert f'<span {matched} title="P1 matched"> after the</span>' in page
     assert 'title="G2 missed">A drone attack hit a convoy' in page
     assert 'title="P2 spurious">&lt;script&gt;' in page
     for label, anchor in (("G1", "a1-g1"), ("P1", "a1-p1"), ("G2", "a1-g2"), ("P2", "a1-p2")):
@@ -137,9 +139,10 @@ def test_html_colours_spans_covered_by_several_categories(tmp_path: Path) -> Non
         type="troop_level", evidence="troops remain in Iraq", force="Hamas", location={"country": "Iraq"}, count=1
     )
     _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD, missed])
-    shared = '<span class="hl hl-matched-missed" title="G1 matched, P1 matched, G2 missed">troops remain in Iraq</span>'
+    layer = "hl-matched-troop_level--missed-troop_level"
+    shared = f'<span class="hl {layer}" title="G1 matched, P1 matched, G2 missed">troops remain in Iraq</span>'
     assert shared in page
-    assert ".hl-matched-missed { background: linear-gradient(" in page
+    assert f".{layer} {{ background: linear-gradient(" in page
     assert document_text(page) == PAGE[slice(*article.to_original(0, len(article.text)))]
 
 
@@ -164,6 +167,8 @@ def test_html_lists_near_misses_and_unlocated_evidence(tmp_path: Path) -> None:
     wrong_means = ev(type="attack", evidence="not in the article at all", target="a convoy", means="rocket")
     _, page = render(article, [wrong_means], [ATTACK_GOLD])
     assert "Near misses (1)" in page
+    assert '<div class="card near t-attack o-near" id="a1-g1">' in page
+    assert '<input type="checkbox" id="f-o-near" checked>' in page
     assert '<tr class="differs"><td class="mono key">means ★</td>' in page
     assert 'Evidence not found in the text: <a href="#a1-p1">P1</a>' in page
 
@@ -175,6 +180,7 @@ def test_html_for_jsonl_articles_shows_the_article_text(tmp_path: Path) -> None:
     _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD])
     assert document_text(page) == article.text
     assert "(JSONL record)" in page
+    assert '<span class="dim" title=' not in page  # the clean text is all the model read
     assert 'title="G1 matched, P1 matched">3,000 troops remain in Iraq</span>' in page
 
 
@@ -201,6 +207,170 @@ def test_html_has_summary_bars_and_legend(tmp_path: Path) -> None:
     for word in ("matched (gold and predicted)", "missed (gold only)", "spurious (predicted only)"):
         assert word in page
 
+RUN: dict[str, Any] = {
+    "model": {"name": "qwen-test", "identity": "gguf-sha256:abc123", "embedded": True, "base_url": None},
+    "prompts": {"hash": "0f939e88", "files": {"rules.j2": "0cc1e566"}},
+    "schema_version": "1",
+    "started": "2026-01-02T03:04:05+00:00",
+    "package_version": "9.9.9",
+    "totals": {
+        "prompt_tokens": 2_000_000,
+        "completion_tokens": 1_000_000,
+        "cached_prompt_tokens": 5_000,
+        "cached_completion_tokens": 700,
+        "cache_hits": 12,
+        "cache_misses": 3,
+        "server_seconds": 42.5,
+        "cached_server_seconds": 99.0,
+        "failed_passes": 2,
+        "failed": 0,
+        "partial": 1,
+    },
+}
+REJECTED_ATTACK = ev(
+    type="attack", evidence="A drone attack hit a convoy near Baghdad airport", target="a convoy", means="drone"
+)
+
+
+def test_html_header_shows_the_run_and_its_cost(tmp_path: Path) -> None:
+    article = make_article(tmp_path)
+    price = {"prompt_per_mtok": 0.5, "completion_per_mtok": 2.0}
+    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD], run=RUN | {"price": price})
+    for label, value in (
+        ("model", "qwen-test"),
+        ("endpoint", "embedded llama.cpp server"),
+        ("prompt hash", "0f939e88"),
+        ("schema version", "1"),
+        ("started", "2026-01-02T03:04:05+00:00"),
+        ("package version", "9.9.9"),
+        ("tokens (live)", "2,000,000 prompt + 1,000,000 completion"),
+        ("tokens (cached)", "5,000 prompt + 700 completion"),
+        ("cache", "12 hits, 3 misses (live calls)"),
+        ("server seconds", "42.5 live, 99.0 as recorded"),
+        ("failed calls", "2 (0 articles failed, 1 partial)"),
+    ):
+        assert re.search(rf"<dt>{re.escape(label)}</dt><dd[^>]*>{re.escape(value)}</dd>", page), label
+    assert "gguf-sha256:abc123" in page and "rules.j2 0cc1e566" in page
+    assert "<dt class=\"wide\">cost</dt><dd class=\"wide\">3.0000 (live tokens at 0.5 prompt, 2 completion" in page
+    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD], run=RUN)
+    assert ">cost</dt>" not in page
+    assert "<h2>Run</h2>" not in render(article, [TROOPS_PRED], [TROOPS_GOLD])[1]
+
+
+def test_html_escapes_a_hostile_article_id_and_reason(tmp_path: Path) -> None:
+    hostile = "<script>[/bold]"
+    path = tmp_path / "docs.jsonl"
+    path.write_text(json.dumps({"id": hostile, "text": "Headline here\n\n" + PAGE.split("\n\n", 1)[1]}) + "\n")
+    (article,) = load_jsonl(path)
+    predicted, gold = {hostile: [TROOPS_PRED, SPURIOUS]}, {hostile: [TROOPS_GOLD, ATTACK_GOLD]}
+    rejected = {hostile: [(REJECTED_ATTACK, "<b>no cue</b>")]}
+    scores = score_run(predicted, gold, aliases=ALIASES)
+    for page in (
+        render_html(scores, articles=[article], predicted=predicted, gold=gold, rejected=rejected, run=RUN),
+        render_html(None, articles=[article], predicted=predicted, rejected=rejected, run=RUN),
+    ):
+        assert "<script" not in page.lower() and "<b>" not in page
+        assert "&lt;script&gt;[/bold]</a>" in page  # the articles table
+        assert "&lt;script&gt;[/bold]</span>" in page  # the article's heading
+        assert "&lt;b&gt;no cue&lt;/b&gt;" in page
+
+
+def test_read_rejected_and_the_rejected_events(tmp_path: Path) -> None:
+    article = make_article(tmp_path)
+    record = {
+        "article_id": article.id,
+        "event": REJECTED_ATTACK.model_dump(mode="json"),
+        "format": EVENTS_FORMAT,
+        "rejected": "the evidence has no cue word of attack",
+        "source": article.source,
+    }
+    (tmp_path / "rejected.jsonl").write_text(json.dumps(record) + "\n")
+    rejected = read_rejected(tmp_path / "rejected.jsonl")
+    assert rejected == {article.id: [(REJECTED_ATTACK, "the evidence has no cue word of attack")]}
+    assert read_rejected(tmp_path / "missing.jsonl") == {}
+    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD, ATTACK_GOLD], rejected=rejected)
+    assert "Rejected (1)" in page
+    assert '<div class="card rejected t-attack o-rejected" id="a1-r1">' in page
+    assert "rejected: the evidence has no cue word of attack; would have matched G2" in page
+    # The missed attack was found, then rejected: its card says why.
+    assert '<p class="note">predicted, then rejected: the evidence has no cue word of attack (R1)</p>' in page
+    assert "1 of the 1 missed gold events were predicted, then rejected" in page
+    # Highlighted in its own colour, and hidden until its checkbox is ticked.
+    assert '<span class="hl hl-missed-attack--rejected-attack" title="G2 missed, R1 rejected">A drone attack' in page
+    assert '<a class="marker o-rejected t-attack" href="#a1-r1">R1</a>' in page
+    assert '<input type="checkbox" id="f-o-rejected">' in page
+    assert "body:has(#f-o-rejected:not(:checked)) .o-rejected { display: none; }" in page
+    assert "body:has(#f-o-rejected:not(:checked)) { --o-rejected: 0; }" in page
+    assert document_text(page) == PAGE[slice(*article.to_original(0, len(article.text)))]
+
+
+def test_html_dims_the_boilerplate_the_model_did_not_read(tmp_path: Path) -> None:
+    article = make_article(tmp_path)
+    _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD])
+    dimmed = "".join(re.findall(r'<span class="dim" title="not read by the model[^"]*">([^<]*)</span>', page))
+    assert "Photo caption line\nPhoto caption line" in dimmed
+    assert dimmed.replace("Photo caption line", "").strip() == ""  # the rest is the whitespace between lines
+    assert "3,000 troops" in document_text(page)
+
+
+def test_html_without_gold_reports_the_runs_events(tmp_path: Path) -> None:
+    article = make_article(tmp_path)
+    rejected = {article.id: [(REJECTED_ATTACK, "no cue word")]}
+    page = render_html(None, articles=[article], predicted={article.id: [TROOPS_PRED]}, rejected=rejected, run=RUN)
+    assert "<h2>Summary</h2>" not in page and "F1 by type" not in page and "Type confusion" not in page
+    assert page.count("No gold covers") == 1
+    assert '<span class="hl hl-predicted-troop_level" title="P1 predicted (unscored)">3,000 troops' in page
+    assert "Predicted (1), unscored" in page and "Rejected (1)" in page
+    assert '<input type="checkbox" id="f-o-predicted" checked>' in page
+    assert document_text(page) == PAGE[slice(*article.to_original(0, len(article.text)))]
+
+
+def test_html_filters_by_type_and_outcome_and_collapses_articles(tmp_path: Path) -> None:
+    article = make_article(tmp_path)
+    _, page = render(article, [TROOPS_PRED, SPURIOUS], [TROOPS_GOLD, ATTACK_GOLD])
+    for name, group in (("troop_level", "t"), ("attack", "t"), ("political_decision", "t"), ("matched", "o"),
+                        ("missed", "o"), ("spurious", "o")):
+        assert f'<input type="checkbox" id="f-{group}-{name}" checked>' in page
+        assert f"body:has(#f-{group}-{name}:not(:checked)) .{group}-{name} {{ display: none; }}" in page
+        assert f"body:has(#f-{group}-{name}:not(:checked)) {{ --{group}-{name}: 0; }}" in page
+    assert 'id="f-t-force_change"' not in page and 'id="f-o-rejected"' not in page  # only what the report holds
+    assert "--k-matched-troop_level: calc(var(--o-matched) * var(--t-troop_level));" in page
+    assert '<div class="card missed t-attack o-missed" id="a1-g2">' in page
+    assert '<div class="card matched t-troop_level o-matched" id="a1-g1">' in page
+    assert '<a class="marker o-spurious t-political_decision" href="#a1-p2">P2</a>' in page
+    assert '<details class="article" id="a1" open>' in page and "<summary><h2>" in page
+
+
+def _confusion(page: str) -> dict[str, dict[str, str]]:
+    table = re.search(r'<table class="confusion">(.*?)</table>', page, flags=re.S)
+    assert table is not None
+    cols = [html.unescape(c).replace("\u200b", "") for c in re.findall(r'<th class="mono">([^<]*)</th>', table[1])]
+    header, *rows = re.findall(r"<tr>(.*?)</tr>", table[1], flags=re.S)
+    n = header.count('<th class="mono">')
+    out = {}
+    for row in rows:
+        (gold_type,) = re.findall(r'<th class="mono">([^<]*)</th>', row)
+        out[gold_type] = dict(zip(cols[:n], re.findall(r'<td class="num[^"]*">([^<]*)</td>', row)))
+    return out
+
+
+def test_html_type_confusion_counts_overlapping_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    article = make_article(tmp_path)
+    as_change = ev(
+        type="force_change", evidence="3,000 troops remain in Iraq", kind="reduce", force="US", status="underway"
+    )
+    _, page = render(article, [as_change, SPURIOUS], [TROOPS_GOLD, ATTACK_GOLD])
+    expected = {
+        "attack": {"force_change": "", "political_decision": "", "no overlapping prediction": "1"},
+        "troop_level": {"force_change": "1", "political_decision": "", "no overlapping prediction": ""},
+        "no overlapping gold": {"force_change": "", "political_decision": "1", "no overlapping prediction": ""},
+    }
+    assert _confusion(page) == expected
+    # Computed from the located spans when the scores do not carry a confusion table.
+    to_json = Scores.to_json
+    monkeypatch.setattr(Scores, "to_json", lambda self: {k: v for k, v in to_json(self).items() if k != "confusion"})
+    assert _confusion(render(article, [as_change, SPURIOUS], [TROOPS_GOLD, ATTACK_GOLD])[1]) == expected
+
 
 # --- Markdown and terminal -----------------------------------------------------------------
 
@@ -216,7 +386,7 @@ def test_markdown_has_summary_type_and_article_tables() -> None:
     assert "| lenient | 0.5000 | 0.5000 | 0.5000 | 1 | 1 | 1 |" in text
     assert "## By type" in text and "| troop_level | 1 | 1 | 1 |" in text
     assert "## By article" in text and "| `a#1` | 2 | 2 | 1 | 1 | 1 |" in text
-    assert "not in the gold set (ignored): z#1" in text
+    assert "not in the gold set (ignored): `z#1`" in text
     # The same report comes from a scores.json read back from disk.
     assert render_markdown(json.loads(json.dumps(_scores().to_json()))) == text
 

@@ -12,8 +12,10 @@ import pytest
 from extract.errors import InputError
 from extract.gold import Aliases
 from extract.schema import Event, parse_event
+from extract.seeds import Article
 from extract.score import (
     SCORES_FORMAT,
+    Quote,
     Scores,
     compare,
     compare_fields,
@@ -44,7 +46,7 @@ def troops(
 ) -> Event:
     return ev(
         type="troop_level",
-        evidence=f"{force} has {count} troops",
+        evidence=extra.pop("evidence", "troops are in the country"),
         force=force,
         location={"country": country, "place": place},
         count=count,
@@ -53,12 +55,14 @@ def troops(
 
 
 def attack(target: str = "a convoy", *, means: str = "drone", **extra: Any) -> Event:
-    return ev(type="attack", evidence=f"{means} attack on {target}", target=target, means=means, **extra)
+    extra.setdefault("evidence", "the attack")
+    return ev(type="attack", target=target, means=means, **extra)
 
 
 def decision(actor: str = "Iraq", *, kind: str = "legislation", **extra: Any) -> Event:
     extra.setdefault("summary", "bill demanding withdrawal of foreign forces")
-    return ev(type="political_decision", evidence=f"{actor} decided", actor=actor, kind=kind, **extra)
+    extra.setdefault("evidence", "the decision")
+    return ev(type="political_decision", actor=actor, kind=kind, **extra)
 
 
 GOLD: dict[str, list[Event]] = {
@@ -295,9 +299,84 @@ def test_absent_optional_fields_are_not_penalized() -> None:
 
 
 def test_evidence_is_not_a_slot() -> None:
-    other = troops(3000).model_copy(update={"evidence": "completely different words"})
+    other = troops(3000).model_copy(update={"evidence": "Troops are in the country, officials say"})
     data = score({"a#1": [other]}, {"a#1": [troops(3000)]}).to_json()
     assert data["strict"]["f1"] == data["slots"]["f1"] == 1.0
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+TWO_DEMANDS = (
+    "Iraqi lawmaker Ahmed Hassan called for full withdrawal of US forces. "
+    "Separately, Foreign Minister Ali Kareem called on the US to dispatch a delegation to Baghdad."
+)
+
+
+def article(text: str, id: str = "a#1") -> Article:
+    return Article(id=id, title=text.split(".")[0], text=text, source="a.txt", runs=((0, 0, len(text)),))
+
+
+def demand(evidence: str) -> Event:
+    return decision("Iraq", kind="demand", evidence=evidence, summary="a demand of the United States")
+
+
+def test_same_key_fields_with_quotes_of_different_facts_do_not_match() -> None:
+    gold = {"a#1": [demand("called for full withdrawal of US forces")]}
+    predicted = {"a#1": [demand("called on the US to dispatch a delegation to Baghdad")]}
+    for articles in (None, [article(TWO_DEMANDS)]):  # located in the text, and by the quotes alone
+        data = score_run(predicted, gold, aliases=ALIASES, articles=articles).to_json()
+        assert data["lenient"]["tp"] == data["strict"]["tp"] == 0
+        (near,) = data["details"]["a#1"]["near_misses"]
+        assert near["evidence"] == "different"
+
+
+def test_a_fact_restated_in_another_sentence_still_matches() -> None:
+    text = "US to cut its troops in Iraq to 3,000. The Pentagon said it would cut the number of its troops in Iraq to 3,000 by September."
+    level = dict(type="troop_level", force="United States", location={"country": "Iraq"}, count=3000)
+    gold = {"a#1": [ev(**level, evidence="The Pentagon said it would cut the number of its troops in Iraq to 3,000 by September.")]}
+    headline = {"a#1": [ev(**level, evidence="US to cut its troops in Iraq to 3,000.")]}
+    data = score_run(headline, gold, aliases=ALIASES, articles=[article(text)]).to_json()
+    assert data["strict"]["tp"] == 1
+    assert data["details"]["a#1"]["matched"][0]["evidence"] == "restated"
+    assert data["evidence"] == {"matched": 1, "overlap": 0, "restated": 1, "overlap_share": 0.0}
+    # Another number is another fact, even in a sentence of the same words.
+    body = Quote.of("Officials said the US will cut its troops in Iraq to 3,000.")
+    assert body.restates(Quote.of("US cuts troops in Iraq to 3,000"))
+    assert not body.restates(Quote.of("US cuts troops in Iraq to 2,500"))
+
+
+def test_the_assignment_prefers_the_prediction_whose_quote_overlaps() -> None:
+    gold = [demand("called for full withdrawal of US forces")]
+    headline = demand("Iraq demands full withdrawal of US forces")  # restates the fact, does not overlap
+    same = demand("lawmaker Ahmed Hassan called for full withdrawal")
+    text = "Iraq demands full withdrawal of US forces. " + TWO_DEMANDS
+    (pair,) = match_events(gold, [headline, same], aliases=ALIASES, article=article(text))
+    assert (pair.pred_index, pair.evidence, pair.strict) == (1, "overlap", True)
+
+
+def test_gold_against_itself_with_its_article_overlaps_everywhere() -> None:
+    text = "Iraqi lawmaker Ahmed Hassan called for full withdrawal of US forces. Troops are in the country."
+    gold = {"a#1": [demand("called for full withdrawal of US forces"), troops(3000)]}
+    data = score_run(gold, gold, aliases=ALIASES, articles=[article(text)]).to_json()
+    assert data["strict"]["f1"] == data["lenient"]["f1"] == data["slots"]["f1"] == 1.0
+    assert data["evidence"]["overlap_share"] == 1.0
+
+
+def test_gold_is_scoped_to_the_input() -> None:
+    one = [article("Troops are in the country.", id="a#1"), article("An unlabeled article.", id="new#1")]
+    data = score_run({"a#1": GOLD["a#1"]}, GOLD, aliases=ALIASES, articles=one).to_json()
+    assert data["counts"]["gold_not_in_input"] == ["b#1", "c#1"]
+    assert data["counts"]["articles_not_in_gold"] == ["new#1"]
+    assert sorted(data["by_article"]) == ["a#1"]
+    assert data["lenient"]["fn"] == 0 and data["counts"]["gold"] == len(GOLD["a#1"])
+
+
+def test_the_confusion_table_pairs_types_that_share_evidence() -> None:
+    quote = "Coalition has 3000 troops"
+    gold = {"a#1": [troops(3000, evidence=quote), attack()]}
+    tally = ev(type="operations_tally", evidence=quote, actor="Coalition", kind="operations", count=3000)
+    data = score({"a#1": [tally]}, gold).to_json()
+    assert data["confusion"] == {"attack": {"none": 1}, "troop_level": {"operations_tally": 1}}
 
 
 def test_slot_denominators_count_spurious_and_missed_events() -> None:
