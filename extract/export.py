@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from extract.errors import ConfigError, InputError
-from extract.files import read_jsonl
 from extract.gold import dump_gold
-from extract.schema import EVENT_CLASSES, EVENTS_FORMAT, Event, parse_event
+from extract.records import RunRecord, read_records
+from extract.schema import EVENT_CLASSES, Event
 
 EXPORT_FORMAT = "extract.export/1"
 FORMATS = ("csv", "jsonl", "parquet")
@@ -86,17 +86,6 @@ COLUMNS: tuple[str, ...] = tuple(COLUMN_TYPES)
 
 
 @dataclass(frozen=True)
-class RunRecord:
-    """One line of events.jsonl or rejected.jsonl: the event, where it was found, why it was rejected."""
-
-    article_id: str
-    event: Event
-    span: dict[str, Any]
-    source: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
 class Exported:
     """What ``export_run`` wrote."""
 
@@ -122,27 +111,6 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", path=str(path))
     return data
-
-
-def read_records(path: Path) -> list[RunRecord]:
-    """Read events.jsonl or rejected.jsonl in file order; a missing file is empty, a bad line raises InputError."""
-    if not path.exists():
-        return []
-    records = []
-    for n, line in read_jsonl(path):
-        missing = [k for k in ("article_id", "event", "format", "span", "source") if k not in line]
-        if missing:
-            raise InputError(f"missing key(s): {', '.join(missing)}", path=str(path), line=n)
-        if line["format"] != EVENTS_FORMAT:
-            raise InputError(f"format is {line['format']!r}, expected {EVENTS_FORMAT!r}", path=str(path), line=n)
-        try:
-            event = parse_event(line["event"])
-        except ValidationError as e:
-            first = e.errors()[0]
-            raise InputError(f"invalid event: {'.'.join(map(str, first['loc']))}: {first['msg']}", path=str(path), line=n) from e
-        span = line["span"] if isinstance(line["span"], dict) else {}
-        records.append(RunRecord(str(line["article_id"]), event, span, str(line["source"]), line.get("rejected")))
-    return records
 
 
 def _lookup(data: dict[str, Any], path: str) -> Any:
@@ -175,7 +143,7 @@ def run_rows(run_dir: Path) -> list[dict[str, Any]]:
     read_manifest(run_dir)
     run_id = run_dir.resolve().name
     rows = [record_row(r, run_id=run_id, rejected=False) for r in read_records(run_dir / "events.jsonl")]
-    rows += [record_row(r, run_id=run_id, rejected=True) for r in read_records(run_dir / "rejected.jsonl")]
+    rows += [record_row(r, run_id=run_id, rejected=True) for r in read_records(run_dir / "rejected.jsonl", missing_ok=True)]
     return sorted(rows, key=lambda r: (r["article_id"], r["rejected"]))  # stable: file order within
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from extract.config import DEFAULT_ALIASES_PATH, DEFAULT_GOLD_PATH
 from extract.errors import InputError
 from extract.schema import ACTOR_FIELDS, SCHEMA_VERSION, Event, parse_event
 from extract.seeds import Article

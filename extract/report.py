@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from extract.align import Span, align
 from extract.errors import InputError
-from extract.files import read_jsonl
 from extract.gold import Aliases
-from extract.schema import EVENT_TYPES, Event, parse_event, slot_value
+from extract.records import read_records
+from extract.schema import EVENT_TYPES, Event, slot_value
 from extract.score import SLOTS, ArticleResult, Comparison, FieldAgreement, Pair, Scores, match_events
 from extract.seeds import Article
 
@@ -266,18 +265,8 @@ def print_summary(scores: Scores | Mapping[str, Any], console: Console) -> None:
 def read_rejected(path: Path) -> dict[str, list[tuple[Event, str]]]:
     """A run's rejected.jsonl as (event, reason) per article, in file order; no file means none were rejected."""
     out: dict[str, list[tuple[Event, str]]] = {}
-    if not path.exists():
-        return out
-    for n, record in read_jsonl(path):
-        try:
-            event, reason = parse_event(record["event"]), str(record["rejected"])
-            out.setdefault(str(record["article_id"]), []).append((event, reason))
-        except KeyError as e:
-            raise InputError(f"missing key {e}", path=str(path), line=n) from e
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"invalid event: {where}: {first['msg']}", path=str(path), line=n) from e
+    for record in read_records(path, missing_ok=True):
+        out.setdefault(record.article_id, []).append((record.event, record.reason or ""))
     return out
 
 

@@ -25,16 +25,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import numpy as np
-from pydantic import ValidationError
 from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 from scipy.optimize import linear_sum_assignment
 
 from extract.align import align
 from extract.errors import InputError
-from extract.files import read_jsonl
 from extract.gold import Aliases
-from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, EVENTS_FORMAT, KEY_FIELDS, Event, parse_event, slot_value
+from extract.records import events_by_article, read_records
+from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, KEY_FIELDS, Event, slot_value
 from extract.seeds import Article
 from extract.text import fold
 
@@ -73,24 +72,7 @@ FieldKind = Literal["int", "date", "actor", "actors", "text", "enum"]
 
 def read_events(path: Path) -> dict[str, list[Event]]:
     """Read a run's events.jsonl into events per article, in file order; any bad line raises InputError."""
-    events: dict[str, list[Event]] = {}
-    for n, record in read_jsonl(path):
-        missing = [k for k in ("article_id", "event", "format") if k not in record]
-        if missing:
-            raise InputError(f"missing key(s): {', '.join(missing)}", path=str(path), line=n)
-        if record["format"] != EVENTS_FORMAT:
-            raise InputError(f"format is {record['format']!r}, expected {EVENTS_FORMAT!r}", path=str(path), line=n)
-        article_id = record["article_id"]
-        if not isinstance(article_id, str) or not article_id.strip():
-            raise InputError(f"article_id must be a non-empty string, not {article_id!r}", path=str(path), line=n)
-        try:
-            event = parse_event(record["event"])
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"invalid event: {where}: {first['msg']}", path=str(path), line=n) from e
-        events.setdefault(article_id, []).append(event)
-    return events
+    return events_by_article(read_records(path))
 
 
 def load_scores(path: Path) -> dict[str, Any]:

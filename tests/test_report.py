@@ -206,6 +206,7 @@ def test_html_has_summary_bars_and_legend(tmp_path: Path) -> None:
     assert '<div class="bar strict" style="width: 0.0%">' in page
     for word in ("matched (gold and predicted)", "missed (gold only)", "spurious (predicted only)"):
         assert word in page
+    assert "Matching: one assignment per article" in page and "Evidence: 1 of 1 matches" in page
 
 RUN: dict[str, Any] = {
     "model": {"name": "qwen-test", "identity": "gguf-sha256:abc123", "embedded": True, "base_url": None},
@@ -387,6 +388,7 @@ def test_markdown_has_summary_type_and_article_tables() -> None:
     assert "## By type" in text and "| troop_level | 1 | 1 | 1 |" in text
     assert "## By article" in text and "| `a#1` | 2 | 2 | 1 | 1 | 1 |" in text
     assert "not in the gold set (ignored): `z#1`" in text
+    assert "Matching: one assignment per article" in text and "quotes overlap in the article" in text
     # The same report comes from a scores.json read back from disk.
     assert render_markdown(json.loads(json.dumps(_scores().to_json()))) == text
 
@@ -400,6 +402,15 @@ def test_comparison_markdown_shows_deltas_and_changes() -> None:
     assert "- gained (strict): `troop_level(" in text
     assert "### `a#1`" in text
     assert "No matched event changed." in render_comparison_markdown(compare(a, a))
+    assert "## Is the difference real?" in text and "| lenient.f1 |" in text.split("Is the difference real?")[1]
+
+
+def test_markdown_ids_cannot_break_out_of_their_code_span() -> None:
+    from extract.report import _code
+
+    assert _code("a#1") == "`a#1`"
+    assert _code("x`y") == "`` x`y ``"
+    assert _code("two\nlines | pipe") == "`two lines | pipe`"
 
 
 def test_print_summary_is_a_short_table() -> None:
