@@ -7,9 +7,15 @@ replay prints the same table; the harness overhead is measured only when calls a
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
+import random
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -276,3 +282,149 @@ def parse_strategies(text: str) -> tuple[str, ...]:
     if unknown or not names:
         raise ConfigError(f"unknown strategy {', '.join(sorted(unknown)) or '(none)'}; choose from {', '.join(STRATEGIES)}")
     return tuple(s for s in STRATEGIES if s in names)
+
+
+# ---------------------------------------------------------------- the scale benchmark
+
+#: Sentences of the synthetic articles: each states a number, as news about forces does.
+_SYNTHETIC = (
+    "The United States has {n:,} troops in Iraq, officials said on {day}.",
+    "About {n:,} soldiers of the coalition will leave the northern bases by the end of the year, the ministry said.",
+    "Militants attacked a convoy near the border on {day}, killing {k} people and wounding {m} others.",
+    "The parliament voted {k} to {m} on a bill that would end the foreign military mission within two years.",
+    "Officials said the handover of the airbase to local forces would take about {k} weeks.",
+    "The coalition said it had carried out {k} operations against the group in the past month.",
+    "Analysts said the reduction to {n:,} troops reflects a shift toward training and advising local units.",
+)
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
+
+
+def synthetic_articles(count: int, *, chars: int = 2_100, seed: int = 14) -> Iterator[dict[str, str]]:
+    """``count`` JSONL records of about ``chars`` characters (several windows each), the same for a seed."""
+    rng = random.Random(seed)
+    for i in range(1, count + 1):
+        sentences = [f"Troop levels and operations, report {i}"]
+        while sum(len(s) + 1 for s in sentences) < chars:
+            template = rng.choice(_SYNTHETIC)
+            sentences.append(
+                template.format(n=rng.randrange(500, 5_000), k=rng.randrange(2, 60), m=rng.randrange(2, 60), day=rng.choice(_DAYS))
+            )
+        yield {"id": f"synthetic-{i:06d}", "text": sentences[0] + "\n\n" + " ".join(sentences[1:])}
+
+
+@contextlib.contextmanager
+def fake_server(delay: float) -> Iterator[str]:
+    """Start ``extract.fake_server`` in its own process; yield its base URL, stop it afterwards."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "extract.fake_server", str(delay)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.strip().isdigit():
+            raise ConfigError("the fake server of the scale benchmark did not start")
+        yield f"http://127.0.0.1:{int(line)}/v1"
+    finally:
+        process.kill()
+        process.wait()
+
+
+@dataclass(frozen=True)
+class ScaleRow:
+    """One concurrency of the scale benchmark: what it made and what it cost the harness."""
+
+    concurrency: int
+    articles: int
+    calls: int
+    seconds: float
+    cpu_seconds: float
+    delay: float
+
+    def to_json(self) -> dict[str, Any]:
+        limit = self.concurrency / self.delay
+        rate = self.calls / self.seconds if self.seconds else 0.0
+        return {
+            "concurrency": self.concurrency,
+            "articles": self.articles,
+            "calls": self.calls,
+            "seconds": round(self.seconds, 3),
+            "calls_per_s": round(rate, 1),
+            "limit_calls_per_s": round(limit, 1),
+            "share_of_limit": round(rate / limit, 3),
+            "cpu_ms_per_call": round(1000 * self.cpu_seconds / max(1, self.calls), 2),
+        }
+
+
+def scale_benchmark(
+    *,
+    articles: int,
+    concurrencies: Sequence[int],
+    prompts: PromptSet,
+    delay: float = 0.05,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The real pipeline (lazy input, call threads, streamed run folder) against a fake server that
+    answers after ``delay`` seconds, once per concurrency, each with a fresh private cache.
+
+    Calls/s is set against the limit the server allows (concurrency / delay); the harness CPU is
+    this process's CPU time (all threads; the server runs in another process) per call.
+    """
+    from extract.cache import ResponseCache
+    from extract.config import Config
+    from extract.pipeline import RunWriter, count_calls, run_articles
+    from extract.seeds import iter_documents
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="extract-scale-") as tmp, fake_server(delay) as url:
+        root = Path(tmp)
+        source = root / "articles.jsonl"
+        with source.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in synthetic_articles(articles))
+        # One untimed article first: the SDK's imports and first connection are no per-call cost.
+        warm = Config(base_url=url, model="fake", llama_cpp=True, max_retries=0, cache_dir=root / "cache-warm")
+        warm_client = LLMClient(warm, cache=ResponseCache(warm.cache_dir), endpoint=lambda: url, model_identity="fake")
+        for _ in run_articles(itertools.islice(iter_documents(source), 1), client=warm_client, prompts=prompts):
+            pass
+        warm_client.cache.close()
+        for concurrency in concurrencies:
+            config = Config(
+                base_url=url, model="fake", llama_cpp=True, concurrency=concurrency, max_retries=0,
+                cache_dir=root / f"cache-{concurrency}",
+            )  # fmt: skip
+            client = LLMClient(config, cache=ResponseCache(config.cache_dir), endpoint=lambda: url, model_identity="fake")
+            run_dir = root / f"run-{concurrency}"
+            run_dir.mkdir()
+            writer = RunWriter(run_dir, header={"run_info": {"input": str(source)}})
+            wall, cpu = time.monotonic(), time.process_time()
+            planned = sum(count_calls(a) for a in iter_documents(source))
+            for outcome in run_articles(iter_documents(source), client=client, prompts=prompts, concurrency=concurrency):
+                writer.add(outcome)
+            totals = writer.finish(seconds=time.monotonic() - wall, run_info={"input": str(source)})["totals"]
+            row = ScaleRow(
+                concurrency, totals["articles"], totals["calls"], time.monotonic() - wall, time.process_time() - cpu, delay
+            ).to_json()
+            client.cache.close()
+            if totals["calls"] != planned or totals["failed_passes"]:
+                raise ConfigError(f"the scale benchmark made {totals['calls']} of {planned} calls ({totals['failed_passes']} failed)")
+            rows.append(row)
+            if on_row:
+                on_row(row)
+    return rows
+
+
+SCALE_COLUMNS = (
+    ("concurrency", "concurrency"),
+    ("calls", "calls"),
+    ("calls_per_s", "calls/s"),
+    ("limit_calls_per_s", "limit (concurrency / delay)"),
+    ("share_of_limit", "share of the limit"),
+    ("cpu_ms_per_call", "harness CPU ms/call"),
+)
+
+
+def render_scale_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The scale benchmark as a Markdown table, one row per concurrency."""
+    lines = ["| " + " | ".join(t for _, t in SCALE_COLUMNS) + " |", "|" + "---|" * len(SCALE_COLUMNS)]
+    for row in rows:
+        cells = [f"{row[k]:.0%}" if k == "share_of_limit" else f"{row[k]:,}" for k, _ in SCALE_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -18,6 +18,11 @@ from extract.errors import InputError
 from extract.files import read_jsonl
 
 RECORD_FORMAT = "extract.response/1"
+#: How the diskcache store is opened. diskcache's defaults silently evict the oldest entries past
+#: 1 GiB, but the store is the recording of paid responses: it never evicts (no eviction policy,
+#: no culling, so ``size_limit`` is never consulted) and only ``extract cache clear`` empties it.
+#: Settings persist in the store, so a store created with the defaults is switched on opening.
+STORE_SETTINGS: dict[str, Any] = {"eviction_policy": "none", "cull_limit": 0}
 
 
 def canonical_json(value: Any) -> str:
@@ -52,7 +57,7 @@ class ResponseCache:
     @property
     def store(self) -> diskcache.Cache:
         if self._store is None:  # opened lazily so read-only commands never create the folder
-            self._store = diskcache.Cache(str(self.directory))
+            self._store = diskcache.Cache(str(self.directory), **STORE_SETTINGS)
         return self._store
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -93,10 +98,12 @@ class ResponseCache:
         return len(records)
 
     def stats(self) -> dict[str, Any]:
+        """Entries and size on disk (bytes of every file of the store, its database's WAL included)."""
         return {
             "directory": str(self.directory),
             "entries": len(self.store),
-            "bytes": self.store.volume(),
+            "bytes": sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file()),
+            "eviction_policy": self.store.eviction_policy,
             "snapshots": {str(p): len(layer) for p, layer in zip(self.snapshots, self._layers)},
         }
 

@@ -14,7 +14,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -25,9 +25,11 @@ from rich.console import Console
 from extract.config import (
     DEFAULT_ALIASES_PATH,
     DEFAULT_GOLD_PATH,
+    DEFAULT_TIMEOUT_S,
     ENV_BASE_URL,
     ENV_MODEL,
     ENV_PRICE,
+    ENV_TIMEOUT,
     ENVIRONMENT,
     STRATEGIES,
     WINDOW_MAX_TOKENS,
@@ -46,14 +48,17 @@ from extract.errors import (
     EXIT_REGRESSION,
     ConfigError,
     ExtractError,
+    RunStoppedError,
 )
+from extract.seeds import MAX_CHARS
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+    from rich.text import Text
 
     from extract.cache import ResponseCache
     from extract.gold import Aliases
-    from extract.pipeline import ArticleOutcome
+    from extract.pipeline import ArticleOutcome, RunWriter
     from extract.prompts import PromptSet
     from extract.seeds import Article
 
@@ -132,7 +137,7 @@ def _assemble(config: Config, bar: Progress) -> Path:
     def progress(done: int, total: int) -> None:
         nonlocal task
         if task is None:
-            console.print(f"assembling the embedded model into {config.model_dir} (once)")
+            console.print(f"assembling the embedded model into {config.model_dir} (once)", markup=False, highlight=False)
             task = bar.add_task("assembling model", total=total)
         bar.update(task, completed=done)
 
@@ -250,49 +255,74 @@ def _score_into(
     return data if scores is not None else None
 
 
+def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
+    """One article's progress line, as plain text (an id or a message is never read as markup); an
+    article is "cached" only when every call came from the cache and none failed."""
+    from rich.text import Text
+
+    u = o.usage
+    hits = f", {u.cache_hits} cached" if u.cache_hits else ""
+    note = "cached" if u.calls == 0 and not o.errors else f"{u.calls} calls{hits}, {o.seconds:.0f}s"
+    line = Text(f"  {prefix}{o.article_id}: {len(o.events)} events ({note})")
+    if o.status != "ok":
+        line.append(f" {o.status.upper()}: {'; '.join(o.errors)}", style="red")
+    if o.notes:
+        line.append(f" ({'; '.join(o.notes)})", style="yellow")
+    return line
+
+
 def _extract(
-    articles: list[Article],
+    articles: Iterable[Article],
     *,
+    planned: tuple[int, int],
+    writer: RunWriter,
     config: Config,
     cache: ResponseCache,
     prompts: PromptSet,
     aliases: Aliases | None,
     identity: str,
-    run_dir: Path,
-) -> list[ArticleOutcome]:
-    """Make every article's calls with a progress display, starting the server if needed."""
+) -> None:
+    """Make the calls of ``planned`` (articles, calls) with a progress display, starting the server if
+    needed; each finished article goes into the run folder at once."""
     from extract.llm import LLMClient
-    from extract.pipeline import plan_calls, run_articles
+    from extract.pipeline import run_articles
 
+    count, calls = planned
     with _progress() as bar, _endpoint(config, bar) as endpoint:
         client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
-        passes = sum(len(plan_calls(a, prompts=prompts)) for a in articles)
-        task = bar.add_task(f"{len(articles)} articles, {passes} calls", total=passes)
-        console.print(f"extracting {len(articles)} articles ({passes} calls, one per window) into {run_dir}")
-
-        def done(o: ArticleOutcome) -> None:
-            note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
-            flag = "" if o.status == "ok" else f" [red]{o.status.upper()}: {'; '.join(o.errors)}[/red]"
-            flag += f" [yellow]({'; '.join(o.notes)})[/yellow]" if o.notes else ""
-            console.print(f"  {o.article_id}: {len(o.events)} events ({note}){flag}")
-
-        return run_articles(
-            articles,
-            client=client,
-            prompts=prompts,
-            aliases=aliases,
-            concurrency=config.concurrency,
-            on_pass=lambda _: bar.advance(task),
-            on_done=done,
+        task = bar.add_task(f"{count} articles, {calls} calls", total=calls)
+        before = f"; {writer.finished} finished before" if writer.finished else ""
+        console.print(
+            f"extracting {count} articles ({calls} calls, one per window{before}) into {writer.run_dir}",
+            markup=False, highlight=False,
         )
+        outcomes = run_articles(
+            articles, client=client, prompts=prompts, aliases=aliases, concurrency=config.concurrency,
+            on_pass=lambda _: bar.advance(task),
+        )  # fmt: skip
+        for outcome in outcomes:
+            writer.add(outcome)
+            console.print(_outcome_line(outcome), highlight=False)
+
+
+def _new_run_dir(prompt_hash: str) -> Path:
+    """A default run folder, ``runs/<time to the microsecond>-<prompt hash>-<random>``: two runs never share one."""
+    import secrets
+
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{prompt_hash[:8]}-{secrets.token_hex(3)}"
 
 
 @contextlib.contextmanager
-def _run_folder(path: Path) -> Iterator[Path]:
+def _run_folder(path: Path, *, resume: bool = False) -> Iterator[Path]:
     """Create the run folder (and missing parents); if the block fails, remove those still empty.
 
-    A folder that existed before is never removed, nor one the block wrote anything into.
+    A folder that existed before is never removed, nor one the block wrote anything into; a
+    non-empty one is written into only to resume its run.
     """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is not a folder")
+    if not resume and path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"{path} is not empty: choose another --out, or go on with its run: extract run --resume {path}")
     created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
     try:
@@ -305,8 +335,49 @@ def _run_folder(path: Path) -> Iterator[Path]:
         raise
 
 
+#: The options a resumed run takes over from the run it goes on with, unless given again (in
+#: ``run``'s parameter order): what it reads, asks and scores with.
+RESUMED = (
+    "input", "base_url", "model", "mode", "llama_cpp", "seed", "temperature", "max_tokens", "prompts_dir",
+    "replay", "no_replay", "gold", "aliases", "price", "max_chars",
+)  # fmt: skip
+
+
+def _saved_options(options: dict[str, Any], *, base_url: str | None) -> dict[str, Any]:
+    """The RESUMED options as a run's progress header keeps them: JSON, the endpoint without credentials."""
+    saved = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    saved["replay"] = [str(p) for p in options["replay"]] if options["replay"] is not None else None
+    return saved | {"base_url": base_url}
+
+
+def _resumed_options(ctx: typer.Context, saved: dict[str, Any]) -> dict[str, Any]:
+    """The saved options of the run to resume, for those this command line does not give."""
+    paths = {"input", "prompts_dir", "gold", "aliases"}
+    restored = {}
+    for name, value in saved.items():
+        source = ctx.get_parameter_source(name)  # typer's own click: compared by name
+        if name in RESUMED and (source is None or source.name in ("DEFAULT", "DEFAULT_MAP")):
+            if name in paths:
+                value = Path(value)
+            elif name == "replay" and value is not None:
+                value = [Path(v) for v in value]
+            restored[name] = value
+    return restored
+
+
+def _check_resumable(run_dir: Path, saved: dict[str, Any], info: dict[str, Any]) -> None:
+    """A run resumes only with what it began with: the same input, model, parameters and prompts."""
+    for key in sorted((saved.keys() | info.keys()) - {"started", "package_version"}):
+        if saved.get(key) != info.get(key):
+            raise ConfigError(
+                f"cannot resume {run_dir}: it ran with {key} {json.dumps(saved.get(key))}, this command gives "
+                f"{json.dumps(info.get(key))}; resume without that option, or start a new run"
+            )
+
+
 @app.command()
 def run(
+    ctx: typer.Context,
     input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default: a new one under runs/).")] = None,
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
@@ -319,8 +390,11 @@ def run(
     llama_cpp: Annotated[
         Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
     ] = None,
-    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Articles in flight at once.")] = None,
+    concurrency: Annotated[Optional[int], typer.Option(min=1, help="Calls in flight at once, within and across articles.")] = None,
     retries: Annotated[Optional[int], typer.Option(min=0, help="Retries on 429/5xx/timeouts (with backoff).")] = None,
+    timeout: Annotated[
+        Optional[float], typer.Option(min=0.001, help=f"Seconds to wait for one answer (default: {DEFAULT_TIMEOUT_S:g}; env: {ENV_TIMEOUT}).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
     temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
     max_tokens: Annotated[
@@ -334,15 +408,29 @@ def run(
     price: Annotated[
         Optional[str], typer.Option(help=f"USD per million prompt,completion tokens, for the report's cost (env: {ENV_PRICE}).")
     ] = None,
+    max_chars: Annotated[
+        int, typer.Option(min=1, help="The longest article accepted, in characters: a longer one is an error naming it.")
+    ] = MAX_CHARS,
+    resume: Annotated[
+        Optional[Path],
+        typer.Option(help="Go on with the stopped run in this folder, with its options: its finished articles are kept."),
+    ] = None,
 ) -> None:
-    """Extract events from every article, write events.jsonl and run.json, then score."""
+    """Extract events from every article, write events.jsonl and run.json as articles finish, then score."""
     policy = _cache_policy(offline=offline, refresh=refresh)
+    if resume is not None and out_dir is not None:
+        raise typer.BadParameter("--resume names the run folder already", param_hint="'--out' / '--resume'")
     from extract.gold import Aliases
-    from extract.pipeline import write_run
+    from extract.pipeline import RunWriter, count_calls
     from extract.prompts import PromptSet
-    from extract.seeds import load_documents
+    from extract.seeds import iter_documents
     from extract.server import MODEL_IDENTITY
 
+    params, header = ctx.params, RunWriter.read_header(resume) if resume is not None else None
+    if header is not None:
+        params = {**params, **_resumed_options(ctx, header["options"])}
+    input, base_url, model, mode, llama_cpp, seed, temperature, max_tokens, prompts_dir = (params[k] for k in RESUMED[:9])
+    replay, no_replay, gold, aliases, price, max_chars = (params[k] for k in RESUMED[9:])
     config = load_config(
         base_url=base_url,
         model=model,
@@ -350,51 +438,71 @@ def run(
         llama_cpp=llama_cpp,
         concurrency=concurrency,
         max_retries=retries,
+        timeout_s=timeout,
         cache_policy=policy,
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
         price=Price.parse(price) if price is not None else None,
     )
-    articles = load_documents(input)
     prompts = PromptSet.load(prompts_dir)
-    run_dir = out_dir or Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{prompts.hash[:8]}"
-    with _run_folder(run_dir):
+    identity = MODEL_IDENTITY if config.embedded else config.endpoint_identity
+    started, wall = datetime.now(timezone.utc), time.monotonic()
+    info = {
+        "package_version": _package_version(),
+        "input": str(input),
+        "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.redacted_base_url},
+        "mode": config.mode,
+        "params": config.params.to_json(),
+        "prompts": {"hash": prompts.hash, "files": prompts.hashes},
+        "started": started.isoformat(timespec="seconds"),
+    }
+    if config.price is not None:
+        info["price"] = config.price.to_json()
+    if header is not None:
+        _check_resumable(resume, header["run_info"], info)
+        info["started"] = header["run_info"]["started"]
+    writer = RunWriter.resume(resume) if resume is not None else None
+    # Planning reads the input once, lazily: duplicate ids and over-long articles stop the run before any call.
+    todo = calls = 0
+    for article in iter_documents(input, max_chars=max_chars):
+        if writer is None or article.id not in writer.done:
+            todo, calls = todo + 1, calls + count_calls(article)
+    run_dir = resume or out_dir or _new_run_dir(prompts.hash)
+    with _run_folder(run_dir, resume=resume is not None):
+        options = _saved_options({k: params[k] for k in RESUMED}, base_url=config.redacted_base_url)
+        writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
         cache = _make_cache(config, replay, no_replay=no_replay)
-        identity = MODEL_IDENTITY if config.embedded else f"openai-compatible:{config.model}"
-        started, wall = datetime.now(timezone.utc), time.monotonic()
         alias_table = Aliases.load(aliases) if aliases.exists() else None
         try:
-            outcomes = _extract(
-                articles,
-                config=config,
-                cache=cache,
-                prompts=prompts,
-                aliases=alias_table,
-                identity=identity,
-                run_dir=run_dir,
-            )
+            articles = (a for a in iter_documents(input, max_chars=max_chars) if a.id not in writer.done)
+            _extract(
+                articles, planned=(todo, calls), writer=writer, config=config, cache=cache, prompts=prompts,
+                aliases=alias_table, identity=identity,
+            )  # fmt: skip
         except KeyboardInterrupt:
-            console.print("interrupted: every finished call is cached; rerun the same command to resume")
+            hint = (
+                f"{writer.finished} finished article(s) are kept in {run_dir}: resume with `extract run --resume {run_dir}`"
+                if writer.finished
+                else "every finished call is cached: rerun the same command to resume"
+            )
+            console.print(f"interrupted; {hint}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except ExtractError as e:
+            if not writer.finished:
+                raise  # nothing is kept: the folder goes, and a rerun replays the finished calls
+            from extract.llm import RESUME_HINT  # "rerun the same command": this run resumes instead
+
+            raise RunStoppedError(str(e).removesuffix(RESUME_HINT), run_dir=run_dir, finished=writer.finished) from e
         finally:
+            writer.close()
             cache.close()
-        info = {
-            "package_version": _package_version(),
-            "input": str(input),
-            "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.base_url},
-            "mode": config.mode,
-            "params": config.params.to_json(),
-            "prompts": {"hash": prompts.hash, "files": prompts.hashes},
-            "started": started.isoformat(timespec="seconds"),
-        }
-        if config.price is not None:
-            info["price"] = config.price.to_json()
-        totals = write_run(run_dir, outcomes, seconds=time.monotonic() - wall, run_info=info)["totals"]
+        totals = writer.finish(seconds=time.monotonic() - wall, run_info=info)["totals"]
     console.print(
         f"{totals['events']} events from {totals['articles']} articles ({totals['failed']} failed, "
         f"{totals['failed_passes']} failed passes, {totals['rejected']} events rejected); "
-        f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}"
+        f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}",
+        markup=False, highlight=False,
     )
-    _score_into(run_dir, gold=gold, aliases=aliases, articles=articles)
+    _score_into(run_dir, gold=gold, aliases=aliases)
     if totals["failed"] or totals["partial"]:
         raise typer.Exit(EXIT_FAILED_CALLS)
 
@@ -411,10 +519,17 @@ def bench(
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
     aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
+    scale: Annotated[
+        bool, typer.Option("--scale", help="Instead: the harness's throughput against a fake server on 127.0.0.1.")
+    ] = False,
+    articles: Annotated[int, typer.Option(min=1, help="--scale: synthetic articles (about 2,100 characters each).")] = 100,
+    concurrency: Annotated[str, typer.Option(help="--scale: the concurrencies to run, comma-separated.")] = "1,4,8,16",
+    delay_ms: Annotated[float, typer.Option(min=1.0, help="--scale: the fake server's delay per answer.")] = 50.0,
 ) -> None:
     """Benchmark naive instructor, langextract and the project's strategy on the embedded model.
 
-    Writes bench.json, bench.md and one run folder per strategy under --out.
+    Writes bench.json, bench.md and one run folder per strategy under --out. With --scale, runs the
+    pipeline against a fake server instead and prints calls/s and harness CPU per call.
     """
     policy = _cache_policy(offline=offline, refresh=refresh)
     from extract import bench as b
@@ -425,6 +540,20 @@ def bench(
     from extract.seeds import load_documents
     from extract.server import MODEL_IDENTITY
 
+    if scale:
+        try:
+            levels = [int(c) for c in concurrency.split(",")]
+        except ValueError:
+            levels = []
+        if not levels or min(levels) < 1:
+            raise typer.BadParameter(f"{concurrency!r}: give concurrencies such as 1,4,8,16", param_hint="'--concurrency'")
+        console.print(f"scale benchmark: {articles} synthetic articles, a fake server answering after {delay_ms:g} ms")
+        rows = b.scale_benchmark(
+            articles=articles, concurrencies=levels, prompts=PromptSet.load(prompts_dir), delay=delay_ms / 1000,
+            on_row=lambda r: console.print(f"  concurrency {r['concurrency']}: {r['calls_per_s']} calls/s"),
+        )  # fmt: skip
+        out.print(b.render_scale_table(rows), markup=False, highlight=False, soft_wrap=True)
+        return
     chosen = b.parse_strategies(strategies)
     config = load_config(cache_policy=policy)
     if not config.embedded:
@@ -448,9 +577,7 @@ def bench(
 
             def done(name: str, o: ArticleOutcome) -> None:
                 bar.advance(task)
-                note = "cached" if o.usage.calls == 0 else f"{o.usage.calls} calls, {o.seconds:.0f}s"
-                flag = f" [yellow]({'; '.join(o.errors + o.notes)})[/yellow]" if o.errors or o.notes else ""
-                console.print(f"  {name:<11} {o.article_id}: {len(o.events)} events ({note}){flag}", highlight=False)
+                console.print(_outcome_line(o, prefix=f"{name:<11} "), highlight=False)
 
             for name in chosen:
                 console.print(f"{name}: {len(articles)} articles")
@@ -491,7 +618,7 @@ def bench(
     for name, row in record["strategies"].items():
         if "harness_overhead" in row:
             console.print(f"{name}: harness overhead {row['harness_overhead']:.1%} over {row['live_calls']} live calls")
-    console.print(f"wrote {out_dir}/bench.json, bench.md and one run folder per strategy")
+    console.print(f"wrote {out_dir}/bench.json, bench.md and one run folder per strategy", markup=False, highlight=False)
 
 
 @app.command()
@@ -565,7 +692,7 @@ def serve(
     with _progress(bytes=True) as bar:
         path = _assemble(config, bar)
     with EmbeddedServer(path, port=port, n_ctx=config.n_ctx, threads=config.server_threads) as server:
-        console.print(f"serving {config.model} at {server.base_url} (Ctrl-C to stop)")
+        console.print(f"serving {config.model} at {server.base_url} (Ctrl-C to stop)", markup=False, highlight=False)
         try:
             while True:
                 time.sleep(3600)
@@ -608,7 +735,7 @@ def cache_export(
             record = json.loads(manifest.read_text(encoding="utf-8"))
             keys |= {k for a in record["articles"].values() for k in a["cache_keys"]}
     n = _make_cache(load_config(), replay, no_replay=no_replay).export(path, keys=keys)
-    console.print(f"exported {n} responses to {path}")
+    console.print(f"exported {n} responses to {path}", markup=False, highlight=False)
 
 
 @cache_app.command("import")
@@ -617,7 +744,7 @@ def cache_import(path: Annotated[Path, typer.Argument(help="JSONL snapshot to re
     from extract.cache import ResponseCache
 
     n = ResponseCache(load_config().cache_dir).import_(path)
-    console.print(f"imported {n} responses from {path}")
+    console.print(f"imported {n} responses from {path}", markup=False, highlight=False)
 
 
 @gold_app.command("check")
@@ -673,6 +800,93 @@ def export(
     from extract.export import export_run
 
     console.print(str(export_run(run_dir, fmt=fmt, out=out_path)), markup=False, highlight=False, soft_wrap=True)
+
+
+batch_app = typer.Typer(
+    no_args_is_help=True,
+    help="Batch files for an OpenAI-compatible batch engine (the OpenAI Batch API, vllm run-batch).",
+)
+app.add_typer(batch_app, name="batch")
+
+
+@batch_app.command("export")
+def batch_export(
+    input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them (as `extract run` reads).")],
+    out_path: Annotated[Path, typer.Argument(help="The batch input file to write (JSONL).")],
+    base_url: Annotated[
+        Optional[str], typer.Option(help=f"The endpoint `extract run` will name (its identity only: nothing is sent; env: {ENV_BASE_URL}).")
+    ] = None,
+    model: Annotated[Optional[str], typer.Option(help=f"Model name in every request body (env: {ENV_MODEL}).")] = None,
+    mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
+    llama_cpp: Annotated[
+        Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
+    temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
+    max_tokens: Annotated[int, typer.Option(min=16, help="Answer limit per call, as `extract run`'s.")] = GenerationParams.max_tokens,
+    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    replay: ReplayOption = None,
+    no_replay: NoReplayOption = False,
+) -> None:
+    """Write the run's calls that the cache does not answer as an OpenAI Batch API input file; calls no model.
+
+    Give the options `extract run` will get. After `extract batch import`, export again until it writes
+    nothing (an invalid answer's reask is only known once the answer is in).
+    """
+    from extract.batch import PendingStore, batch_client, export_batch
+    from extract.prompts import PromptSet
+    from extract.seeds import load_documents
+
+    config = load_config(
+        base_url=base_url,
+        model=model,
+        mode=mode,
+        llama_cpp=llama_cpp,
+        params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
+    )
+    articles = load_documents(input)
+    prompts = PromptSet.load(prompts_dir)
+    cache = _make_cache(config, replay, no_replay=no_replay)
+    try:
+        client = batch_client(config, cache)
+        summary = export_batch(articles, out_path, client=client, prompts=prompts, pending=PendingStore(config.cache_dir))
+    finally:
+        cache.close()
+    console.print(
+        f"wrote {summary.exported} requests to {out_path} ({summary.answered} of {summary.calls} calls already "
+        "answered by the cache); run them on a batch engine, then `extract batch import RESULTS.jsonl`",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+@batch_app.command("import")
+def batch_import(
+    results: Annotated[Path, typer.Argument(help="A batch output file (JSONL lines of custom_id, response, error).")],
+) -> None:
+    """Store a batch engine's answers in the cache as live calls would; `extract run --offline` then finishes the run.
+
+    Every custom_id must be a request `extract batch export` wrote from this cache; unknown ids and failed
+    lines are listed, never stored (exit 1).
+    """
+    from extract.batch import PendingStore, import_batch
+    from extract.cache import ResponseCache
+    from extract.errors import BatchError
+
+    config = load_config()
+    cache = ResponseCache(config.cache_dir)
+    try:
+        summary = import_batch(results, config=config, cache=cache, pending=PendingStore(config.cache_dir))
+    except BatchError as e:
+        for problem in e.problems[1:21]:  # the first is in the error line
+            console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise
+    finally:
+        cache.close()
+    console.print(
+        f"stored {summary.stored} answers from {results} ({summary.invalid} invalid: their reasks are in the next "
+        f"`extract batch export`; {summary.already_cached} already cached); {summary.pending} requests still pending",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 def _terminate(signum: int, frame: object) -> None:

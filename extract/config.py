@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ ENV_MODEL = "EXTRACT_MODEL"
 ENV_API_KEY = "OPENAI_API_KEY"
 ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
 ENV_PRICE = "EXTRACT_PRICE"
+ENV_TIMEOUT = "EXTRACT_TIMEOUT"
 #: Each variable with what it sets, in the order --help lists them.
 ENVIRONMENT = {
     ENV_HOME: "cache and model folder (default: $XDG_CACHE_HOME/extract, else the platform's user cache folder)",
@@ -38,6 +40,7 @@ ENVIRONMENT = {
     ENV_API_KEY: "the endpoint's API key (never cached or written)",
     ENV_XDG_CACHE_HOME: "the user cache folder that holds extract/ when EXTRACT_HOME is unset",
     ENV_PRICE: "USD per million prompt and completion tokens, e.g. 0.15,0.60, as --price (the report shows a cost)",
+    ENV_TIMEOUT: "seconds to wait for one answer, as --timeout (default: 180)",
 }
 
 # Defaults that command-line options show, kept here so the CLI need not import heavy modules.
@@ -46,6 +49,10 @@ DEFAULT_ALIASES_PATH = Path("gold/aliases.yaml")
 #: A window's answer limit: its few events need well under 384 tokens, and a model that
 #: starts repeating itself is cut early (its complete events are kept).
 WINDOW_MAX_TOKENS = 384
+#: Seconds to wait for one answer. A window on the embedded model (2 cores) reads the ~2,300-token
+#: prefix at ~50 tokens/s the first time (46 s) and writes at most 384 tokens at ~15 tokens/s
+#: (26 s): 72 s at worst, so 180 s leaves 2.5x for a slower or busier machine.
+DEFAULT_TIMEOUT_S = 180.0
 #: The benchmark's strategies, in the order they run.
 STRATEGIES = ("naive", "langextract", "extract")
 
@@ -99,9 +106,14 @@ class Config:
     model_dir: Path = DEFAULT_HOME / "models"
     cache_policy: CachePolicy = "default"
     concurrency: int = 1
+    #: Retries of one call on a timeout, a connection failure, 408/409/429 or 5xx: 1 + max_retries attempts in all.
     max_retries: int = 4
     max_reasks: int = 1
-    timeout_s: float = 900.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    #: Timeouts or connection failures in a row (over all calls) after which the run stops.
+    max_consecutive_failures: int = 3
+    #: The first retry's wait in seconds, doubled at each retry up to 8 s (a Retry-After header wins).
+    retry_backoff_s: float = 0.5
     #: Send the schema as llama.cpp wants it (``json_object`` + ``schema``); None: when embedded.
     llama_cpp: bool | None = None
     server_threads: int | None = None
@@ -117,9 +129,37 @@ class Config:
     def llama_cpp_format(self) -> bool:
         return self.embedded if self.llama_cpp is None else self.llama_cpp
 
+    @property
+    def redacted_base_url(self) -> str | None:
+        """The endpoint as run.json may record it: no user:password, no query string (it may hold a key)."""
+        return None if self.base_url is None else redact_url(self.base_url)
+
+    @property
+    def endpoint_identity(self) -> str:
+        """A remote endpoint's identity in the cache keys: model name, scheme, host, port and path, never
+        credentials. (The embedded model is identified by its GGUF's sha256 instead: server.MODEL_IDENTITY.)"""
+        return f"openai-compatible:{self.model}@{redact_url(self.base_url or '', explicit_port=True)}"
+
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def redact_url(url: str, *, explicit_port: bool = False) -> str:
+    """``scheme://host[:port]/path`` of a URL: user info, query and fragment dropped, scheme and host
+    lower-cased, no trailing slash; ``explicit_port`` writes the scheme's default port too."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as e:
+        raise ConfigError(f"the endpoint URL has an invalid port ({e})") from None  # the URL may hold a secret
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    if port is None and explicit_port:
+        port = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
@@ -141,4 +181,12 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: Any) -> Confi
         config = config.with_(model=env[ENV_MODEL])
     if env.get(ENV_PRICE):
         config = config.with_(price=Price.parse(env[ENV_PRICE]))
+    if env.get(ENV_TIMEOUT):
+        try:
+            timeout = float(env[ENV_TIMEOUT])
+        except ValueError:
+            timeout = 0.0
+        if not timeout > 0:
+            raise ConfigError(f"{ENV_TIMEOUT}={env[ENV_TIMEOUT]!r}: give the seconds to wait for one answer, e.g. 180")
+        config = config.with_(timeout_s=timeout)
     return config.with_(**overrides)

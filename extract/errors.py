@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 # The command line's exit codes, each kind of ending its own (listed in --help and the README).
@@ -81,6 +82,27 @@ class ServerUnreachableError(LLMError):
     """The OpenAI-compatible endpoint does not answer at all."""
 
 
+class EndpointDownError(ServerUnreachableError):
+    """The endpoint timed out or refused ``failures`` attempts in a row: the run stops (and can resume).
+
+    A ServerUnreachableError, so every caller that already stops the run on one lets it through.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        article_id: str | None = None,
+        attempts: int = 0,
+        usage: dict[str, Any] | None = None,
+        endpoint: str,
+        failures: int,
+    ) -> None:
+        super().__init__(message, article_id=article_id, attempts=attempts, usage=usage)
+        self.endpoint = endpoint
+        self.failures = failures
+
+
 class InvalidOutputError(LLMError):
     """The model never produced output that validates against the schema.
 
@@ -101,3 +123,28 @@ class InvalidOutputError(LLMError):
         super().__init__(message, article_id=article_id, attempts=attempts, usage=usage)
         self.content = content
         self.keys = keys or []
+
+
+class BatchError(ExtractError):
+    """A batch results file holds lines that cannot be stored: unknown ids, failed requests, bad JSON.
+
+    ``problems`` names each line; the good lines were stored all the same.
+    """
+
+    def __init__(self, message: str, *, path: str, problems: list[str]) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problems = problems
+
+
+class RunStoppedError(ExtractError):
+    """An error stopped a run part-way: its finished articles are kept in ``run_dir``, so the one
+    line ends by saying how to go on (``extract run --resume``) instead of starting over."""
+
+    def __init__(self, message: str, *, run_dir: str | os.PathLike[str], finished: int) -> None:
+        super().__init__(
+            f"{message.rstrip('; ')}; {finished} finished article(s) are kept in {run_dir}: "
+            f"resume with `extract run --resume {run_dir}`"
+        )
+        self.run_dir = str(run_dir)
+        self.finished = finished

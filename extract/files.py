@@ -26,12 +26,41 @@ def read_jsonl(path: Path, *, text: str | None = None) -> Iterator[tuple[int, di
     Lines are split on newlines only: JSON may hold U+2028 and friends unescaped.
     """
     for n, line in enumerate((read_text(path) if text is None else text).split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"corrupt JSON line ({e.msg})", path=str(path), line=n) from e
-        if not isinstance(record, dict):
-            raise InputError("expected a JSON object", path=str(path), line=n)
-        yield n, record
+        if line.strip():
+            yield n, _record(line, path=path, n=n)
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``read_jsonl`` reading one line at a time, so a big file is never held whole.
+
+    A NUL byte makes it a binary file, and a file of blank lines an empty document.
+    """
+    blank, offset = True, 0
+    try:
+        with path.open("rb") as f:
+            for n, raw in enumerate(f, start=1):
+                if b"\x00" in raw:
+                    raise InputError("binary file, expected UTF-8 text", path=str(path))
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise InputError(f"not UTF-8 (byte {offset + e.start})", path=str(path)) from e
+                offset += len(raw)
+                if line.strip():
+                    blank = False
+                    yield n, _record(line, path=path, n=n)
+    except OSError as e:
+        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
+    if blank:
+        raise InputError("empty document", path=str(path))
+
+
+def _record(line: str, *, path: Path, n: int) -> dict[str, Any]:
+    """One JSONL line as an object; a corrupt or non-object line raises InputError naming it."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise InputError(f"corrupt JSON line ({e.msg})", path=str(path), line=n) from e
+    if not isinstance(record, dict):
+        raise InputError("expected a JSON object", path=str(path), line=n)
+    return record

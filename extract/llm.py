@@ -1,34 +1,49 @@
 """Structured calls to an OpenAI-compatible endpoint, through the response cache.
 
-The only module that imports openai and instructor. instructor turns the response model
-into the request (schema prompt, response format) and parses the answer; every raw
-answer is cached under a key of everything that changes it, so replays are byte for byte.
+The only module that imports openai and instructor, and only when a call needs them, so importing
+it is cheap. instructor turns a response model into the request (schema prompt, response format),
+once per client and response model, and parses each answer; every raw answer is cached under a key
+of everything that changes it, so replays are byte for byte. ``LLMClient.pending`` builds a call's
+next request without sending it (batch files: extract.batch).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import httpx
-import instructor
-import openai
-from instructor.core.exceptions import IncompleteOutputException
-from instructor.core.exceptions import ValidationError as InstructorValidationError
-from instructor.processing.response import handle_reask_kwargs
-from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from extract.cache import ResponseCache, cache_key
-from extract.config import Config
-from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
+from extract.config import Config, redact_url
+from extract.errors import (
+    CacheMissError,
+    ConfigError,
+    EndpointDownError,
+    InvalidOutputError,
+    LLMError,
+    ServerUnreachableError,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    import instructor
+    import openai
+    from openai.types.chat import ChatCompletion
 
 T = TypeVar("T", bound=BaseModel)
+
+#: The end of every message that stops a run: nothing finished is lost.
+RESUME_HINT = "every finished call is cached: rerun the same command to resume"
+#: HTTP statuses worth another attempt (as the OpenAI SDK's own retry rule).
+RETRY_STATUSES = frozenset({408, 409, 429})
 
 
 @dataclass
@@ -89,9 +104,34 @@ class Result(Generic[T]):
     keys: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One attempt of a call, built but not sent: its cache key, the exact body the SDK posts, what
+    the cache records of it (``info``: never the messages or a secret), and the model that validates it."""
+
+    key: str
+    body: dict[str, Any]
+    info: dict[str, Any]
+    response_model: type[BaseModel]
+
+
+def request_key(body: dict[str, Any], *, model_identity: str, prompt_hash: str, **tag: str) -> str:
+    """The cache key of a request body: the model identity, the prompt hash, ``tag`` (``mode=`` for
+    LLMClient, ``client=`` for a RecordingTransport) and the whole body except the model's name."""
+    request = {k: v for k, v in body.items() if k != "model"}
+    return cache_key({"model": model_identity, "prompts": prompt_hash, **tag, "request": request})
+
+
+def parse_completion(data: dict[str, Any]) -> ChatCompletion:
+    """An OpenAI chat completion from its JSON (a batch result's body, an upstream answer)."""
+    from openai.types.chat import ChatCompletion
+
+    return ChatCompletion.model_validate(data)
+
+
 def _completion(response: dict[str, Any], *, model: str) -> ChatCompletion:
     """Rebuild the SDK object instructor parses, from a stored response."""
-    return ChatCompletion.model_validate(
+    return parse_completion(
         {
             "id": "extract-cached",
             "object": "chat.completion",
@@ -108,7 +148,7 @@ def _completion(response: dict[str, Any], *, model: str) -> ChatCompletion:
     )
 
 
-def _response(completion: ChatCompletion, *, seconds: float) -> dict[str, Any]:
+def stored_response(completion: ChatCompletion, *, seconds: float) -> dict[str, Any]:
     """What is stored of an answer: its text, why it stopped, its tokens and the server time."""
     choice, usage = completion.choices[0], completion.usage
     return {
@@ -154,12 +194,72 @@ def _lookup(
     return record
 
 
-def _mode(config: Config) -> instructor.Mode:
+def _mode(name: str) -> instructor.Mode:
+    import instructor
+
     try:
-        return instructor.Mode(config.mode)
+        return instructor.Mode(name)
     except ValueError as e:
         known = ", ".join(m.value for m in (instructor.Mode.JSON_SCHEMA, instructor.Mode.JSON, instructor.Mode.TOOLS))
-        raise ConfigError(f"unknown instructor mode {config.mode!r} (e.g. {known})") from e
+        raise ConfigError(f"unknown instructor mode {name!r} (e.g. {known})") from e
+
+
+#: Stands for message ``i``'s content while instructor builds a request template.
+_HOLE = "\x00extract-message-{}\x00"
+_HOLES = re.compile("\x00extract-message-(\\d+)\x00")
+
+
+def _fill(value: Any, contents: list[str]) -> Any:
+    """``value`` with every hole replaced by its message's content (inserted as is, never rescanned)."""
+    if isinstance(value, str):
+        return _HOLES.sub(lambda m: contents[int(m.group(1))], value)
+    if isinstance(value, list):
+        return [_fill(v, contents) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, contents) for k, v in value.items()}
+    return value
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What instructor makes of a response model and a sequence of roles, built once: the prepared
+    model (it parses the answers) and the request kwargs with a hole for each message's content."""
+
+    prepared: Any
+    kwargs: dict[str, Any]
+    #: The kwargs that hold a hole (``messages``; a system prompt in some modes).
+    holed: tuple[str, ...]
+
+    @classmethod
+    def build(cls, prepared: Any, kwargs: dict[str, Any]) -> _Template:
+        holed = tuple(k for k, v in kwargs.items() if "\\u0000extract-message-" in json.dumps(v, default=str))
+        return cls(prepared, kwargs, holed)
+
+    def fill(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The kwargs instructor.handle_response_model gives for ``messages`` (shared parts: never mutate)."""
+        contents = [m["content"] for m in messages]
+        return {**self.kwargs, **{k: _fill(self.kwargs[k], contents) for k in self.holed}}
+
+
+def _templatable(messages: list[dict[str, str]]) -> bool:
+    """Whether instructor's request for these messages depends on their roles alone: plain,
+    non-empty text messages (instructor treats empty or structured content differently)."""
+    return all(
+        type(m) is dict
+        and m.keys() == {"role", "content"}
+        and isinstance(m["content"], str)
+        and m["content"]
+        and "\x00extract-message-" not in m["content"]
+        for m in messages
+    )
+
+
+class _Deferred(Exception):
+    """Raised instead of sending, by ``LLMClient.pending``."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request.key)
+        self.request = request
 
 
 class LLMClient:
@@ -181,27 +281,67 @@ class LLMClient:
         self.config = config
         self.cache = cache
         self.model_identity = model_identity
-        self.mode = _mode(config)
         self._endpoint = endpoint
         self._http_client = http_client
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
+        self._templates: dict[tuple[Any, ...], _Template] = {}
+        self._templates_lock = threading.Lock()
+        #: Timeouts and connection failures in a row, over every call of this client.
+        self._failures = 0
+
+    @property
+    def mode(self) -> instructor.Mode:
+        return _mode(self.config.mode)
 
     @property
     def _client(self) -> openai.OpenAI:
         """The SDK client, created on the first cache miss (which may start the embedded server)."""
         with self._lock:
             if self._sdk is None:
+                import httpx
+                import openai
+
+                timeout = self.config.timeout_s
                 self._sdk = openai.OpenAI(
                     base_url=self._endpoint(),
                     api_key=self.config.api_key or "not-needed",
-                    max_retries=self.config.max_retries,
-                    timeout=self.config.timeout_s,
+                    max_retries=0,  # _send retries: the SDK's retries would multiply them
+                    timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
                     http_client=self._http_client,
                 )
             return self._sdk
 
-    def _request(self, kwargs: dict[str, Any], *, max_tokens: int | None) -> dict[str, Any]:
+    def _prepare(
+        self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, messages: list[dict[str, str]]
+    ) -> tuple[Any, dict[str, Any]]:
+        """instructor's prepared model and request kwargs, from a template built once per response
+        model, prompt model and roles (instructor rebuilds the whole schema twice on every call)."""
+        if not _templatable(messages):
+            return self._instruct(response_model, prompt_model, messages)
+        roles = tuple(m["role"] for m in messages)
+        with self._templates_lock:
+            template = self._templates.get((response_model, prompt_model, roles))
+            if template is None:
+                probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
+                template = _Template.build(*self._instruct(response_model, prompt_model, probe))
+                self._templates[(response_model, prompt_model, roles)] = template
+        return template.prepared, template.fill(messages)
+
+    def _instruct(
+        self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, messages: list[dict[str, str]]
+    ) -> tuple[Any, dict[str, Any]]:
+        """instructor.handle_response_model itself; ``prompt_model`` (JSON modes) supplies the messages."""
+        import instructor
+
+        mode = self.mode
+        prepared, kwargs = instructor.handle_response_model(response_model, mode=mode, messages=copy.deepcopy(messages))
+        if prompt_model is not None and mode in (instructor.Mode.JSON, instructor.Mode.JSON_SCHEMA):
+            _, shown = instructor.handle_response_model(prompt_model, mode=mode, messages=copy.deepcopy(messages))
+            kwargs["messages"] = shown["messages"]
+        return prepared, kwargs
+
+    def _body(self, kwargs: dict[str, Any], *, max_tokens: int | None) -> dict[str, Any]:
         """The request body; llama.cpp wants the schema as ``json_object`` + ``schema``."""
         body = {**kwargs, **self.config.params.to_json(), "model": self.config.model}
         if max_tokens is not None:
@@ -212,60 +352,107 @@ class LLMClient:
         return body
 
     def _key(self, body: dict[str, Any], prompt_hash: str) -> str:
-        return cache_key(
-            {
-                "model": self.model_identity,
-                "mode": self.mode.value,
-                "prompts": prompt_hash,
-                "request": {k: v for k, v in body.items() if k != "model"},
-            }
+        return request_key(body, model_identity=self.model_identity, prompt_hash=prompt_hash, mode=self.config.mode)
+
+    def _send(self, request: Request) -> tuple[dict[str, Any], float]:
+        """POST one request: at most 1 + max_retries attempts, retrying timeouts, connection failures,
+        408/409/429 and 5xx with backoff. Timeouts and connection failures in a row are counted over
+        all calls; at ``max_consecutive_failures`` the run stops (EndpointDownError)."""
+        import openai
+
+        client, attempts = self._client, self.config.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            started = time.monotonic()
+            try:
+                completion = client.chat.completions.create(**request.body)
+            except openai.APIConnectionError as e:  # APITimeoutError is one
+                error, wait = self._down(e, article_id=request.info["article_id"], attempt=attempt), None
+                if attempt == attempts:
+                    raise error from e
+            except openai.APIStatusError as e:
+                self._up()
+                error = LLMError(
+                    f"model server answered HTTP {e.status_code}: {e.message}",
+                    article_id=request.info["article_id"],
+                    attempts=attempt,
+                )
+                if attempt == attempts or not (e.status_code in RETRY_STATUSES or e.status_code >= 500):
+                    raise error from e
+                wait = _retry_after(e.response)
+            except openai.APIError as e:  # a 200 answer the SDK cannot read
+                self._up()
+                raise LLMError(
+                    f"unusable answer from the model server: {e}", article_id=request.info["article_id"], attempts=attempt
+                ) from e
+            else:
+                self._up()
+                seconds = time.monotonic() - started
+                return stored_response(completion, seconds=seconds), seconds
+            backoff = min(8.0, self.config.retry_backoff_s * 2 ** (attempt - 1)) * random.uniform(0.75, 1.0)
+            time.sleep(backoff if wait is None else wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _up(self) -> None:
+        with self._lock:
+            self._failures = 0
+
+    def _down(self, e: Exception, *, article_id: str, attempt: int) -> LLMError:
+        """Count a timeout or connection failure: the error of this attempt, or EndpointDownError
+        (raised) when it makes ``max_consecutive_failures`` in a row."""
+        import openai
+
+        with self._lock:
+            self._failures += 1
+            failures = self._failures
+        endpoint = redact_url(str(self._client.base_url))
+        timeout = isinstance(e, openai.APITimeoutError)
+        what = (
+            f"no answer within {self.config.timeout_s:g}s from the model server at {endpoint}"
+            if timeout
+            else f"cannot reach the model server at {endpoint} ({e})"
         )
-
-    def _call(self, body: dict[str, Any], *, article_id: str) -> tuple[dict[str, Any], float]:
-        started = time.monotonic()
-        try:
-            completion = self._client.chat.completions.create(**body)
-        except openai.APITimeoutError as e:
-            raise LLMError(
-                f"no answer within {self.config.timeout_s:.0f}s", article_id=article_id,
-                attempts=self.config.max_retries + 1,
-            ) from e
-        except openai.APIConnectionError as e:
-            raise ServerUnreachableError(
-                f"cannot reach the model server at {self._client.base_url} ({e})", article_id=article_id
-            ) from e
-        except openai.APIStatusError as e:
-            raise LLMError(
-                f"model server answered HTTP {e.status_code}: {e.message}",
+        if failures >= self.config.max_consecutive_failures:
+            raise EndpointDownError(
+                f"{what}: {failures} timeouts or connection failures in a row, the last at article "
+                f"{article_id}; {RESUME_HINT}",
                 article_id=article_id,
-                attempts=self.config.max_retries + 1,
+                attempts=attempt,
+                endpoint=endpoint,
+                failures=failures,
             ) from e
-        seconds = time.monotonic() - started
-        return _response(completion, seconds=seconds), seconds
-
-    def _fetch(
-        self, body: dict[str, Any], key: str, *, article_id: str, label: str, prompt_hash: str, usage: Usage
-    ) -> tuple[dict[str, Any], bool]:
-        """The response for ``body``: from the cache, or from the server. True when it was cached."""
-        record = _lookup(self.config, self.cache, key, article_id=article_id, label=label, prompt_hash=prompt_hash)
-        if record is not None:
-            usage.count(record["response"], cached=True)
-            return record["response"], True
-        response, seconds = self._call(body, article_id=article_id)
-        usage.count(response, cached=False, seconds=seconds)
-        return response, False
+        if timeout:
+            return LLMError(what, article_id=article_id, attempts=attempt)
+        return ServerUnreachableError(f"{what}; {RESUME_HINT}", article_id=article_id, attempts=attempt)
 
     def _parse(
-        self, prepared: Any, response_model: type[T], completion: ChatCompletion, *, max_tokens: int
+        self, prepared: Any, response_model: type[T], response: dict[str, Any], *, max_tokens: int
     ) -> tuple[T | None, str | None]:
-        """Validate a completion: the model instance, or None and the reason."""
+        """Validate a stored response: the model instance, or None and the reason."""
+        from instructor.core.exceptions import IncompleteOutputException
+        from instructor.core.exceptions import ValidationError as InstructorValidationError
+
         try:
-            parsed = prepared.from_response(completion, mode=self.mode)
+            parsed = prepared.from_response(_completion(response, model=self.config.model), mode=self.mode)
             return response_model.model_validate(parsed.model_dump()), None
         except IncompleteOutputException:
             return None, f"output cut at max_tokens={max_tokens}"
         except (ValidationError, InstructorValidationError, ValueError) as e:
             return None, str(e)[:2000]
+
+    def _settle(self, request: Request, response: dict[str, Any], *, prepared: Any) -> tuple[Any, str | None]:
+        """Validate a new answer and store it with its outcome: the one way answers enter the cache."""
+        max_tokens = request.info["params"]["max_tokens"]
+        value, error = self._parse(prepared, request.response_model, response, max_tokens=max_tokens)
+        validation = {"ok": error is None, "error": error}
+        self.cache.put(request.key, {"request": request.info, "response": response, "validation": validation})
+        return value, error
+
+    def store(self, request: Request, completion: dict[str, Any]) -> str | None:
+        """Store an answer that came from elsewhere (a batch engine) exactly as a live call stores
+        its own; returns why it does not validate, or None. The engine's time is not known: 0 s."""
+        prepared, _ = self._prepare(request.response_model, None, [{"role": "user", "content": "-"}])
+        response = stored_response(parse_completion(completion), seconds=0.0)
+        return self._settle(request, response, prepared=prepared)[1]
 
     def extract(
         self,
@@ -287,34 +474,83 @@ class LLMClient:
         Every response is cached with its validation outcome, invalid ones included, so a
         replay retraces the same reasks.
         """
-        prepared, kwargs = instructor.handle_response_model(
-            response_model, mode=self.mode, messages=copy.deepcopy(messages)
-        )
-        if prompt_model is not None and self.mode in (instructor.Mode.JSON, instructor.Mode.JSON_SCHEMA):
-            _, shown = instructor.handle_response_model(
-                prompt_model, mode=self.mode, messages=copy.deepcopy(messages)
-            )
-            kwargs["messages"] = shown["messages"]
+        return self._attempts(
+            response_model, messages=messages, article_id=article_id, prompt_hash=prompt_hash,
+            label=label, prompt_model=prompt_model, max_tokens=max_tokens, send=self._send,
+        )  # fmt: skip
+
+    def pending(
+        self,
+        response_model: type[BaseModel],
+        *,
+        messages: list[dict[str, str]],
+        article_id: str,
+        prompt_hash: str,
+        label: str = "extract",
+        prompt_model: type[BaseModel] | None = None,
+        max_tokens: int | None = None,
+    ) -> Request | None:
+        """The request ``extract`` would send next for this call, built but not sent: its first
+        attempt, or the reask after a cached invalid answer. None when the cache answers every
+        attempt (validly or not). Sends nothing, stores nothing."""
+
+        def defer(request: Request) -> tuple[dict[str, Any], float]:
+            raise _Deferred(request)
+
+        try:
+            self._attempts(
+                response_model, messages=messages, article_id=article_id, prompt_hash=prompt_hash,
+                label=label, prompt_model=prompt_model, max_tokens=max_tokens, send=defer,
+            )  # fmt: skip
+        except _Deferred as d:
+            return d.request
+        except InvalidOutputError:
+            pass
+        return None
+
+    def _attempts(
+        self,
+        response_model: type[T],
+        *,
+        messages: list[dict[str, str]],
+        article_id: str,
+        prompt_hash: str,
+        label: str,
+        prompt_model: type[BaseModel] | None,
+        max_tokens: int | None,
+        send: Callable[[Request], tuple[dict[str, Any], float]],
+    ) -> Result[T]:
+        """The attempts of one call: each looked up in the cache first, sent (``send``) on a miss."""
+        prepared, kwargs = self._prepare(response_model, prompt_model, messages)
         usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
-            body = self._request(kwargs, max_tokens=max_tokens)
+            body = self._body(kwargs, max_tokens=max_tokens)
             key = self._key(body, prompt_hash)
             keys.append(key)
-            response, cached = self._fetch(
-                body, key, article_id=article_id, label=label, prompt_hash=prompt_hash, usage=usage
-            )
-            completion = _completion(response, model=self.config.model)
-            value, error = self._parse(prepared, response_model, completion, max_tokens=body["max_tokens"])
-            if not cached:
-                request = _request_info(
+            record = _lookup(self.config, self.cache, key, article_id=article_id, label=label, prompt_hash=prompt_hash)
+            if record is not None:
+                response = record["response"]
+                usage.count(response, cached=True)
+                value, error = self._parse(prepared, response_model, response, max_tokens=body["max_tokens"])
+            else:
+                info = _request_info(
                     body, article_id=article_id, label=label, model_identity=self.model_identity, prompt_hash=prompt_hash
-                ) | {"attempt": attempt, "mode": self.mode.value}
-                validation = {"ok": error is None, "error": error}
-                self.cache.put(key, {"request": request, "response": response, "validation": validation})
+                ) | {"attempt": attempt, "mode": self.config.mode}
+                request = Request(key=key, body=body, info=info, response_model=response_model)
+                try:
+                    response, seconds = send(request)
+                except LLMError as e:
+                    e.usage = e.usage or usage.to_json()
+                    raise
+                usage.count(response, cached=False, seconds=seconds)
+                value, error = self._settle(request, response, prepared=prepared)
             if value is not None:
                 return Result(value=value, usage=usage, keys=keys)
             if response["finish_reason"] == "length":
                 break  # a reask would only append the runaway output to the prompt
+            from instructor.processing.response import handle_reask_kwargs
+
+            completion = _completion(response, model=self.config.model)
             kwargs = handle_reask_kwargs(copy.deepcopy(kwargs), self.mode, completion, ValueError(error))
         raise InvalidOutputError(
             f"no valid output for article {article_id} after {len(keys)} attempts: {error}",
@@ -326,17 +562,26 @@ class LLMClient:
         )
 
 
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a 429/503 answer's Retry-After header asks for (at most 60), if it gives a number."""
+    try:
+        return min(60.0, max(0.0, float(response.headers.get("retry-after", ""))))
+    except ValueError:
+        return None
+
 
 #: The base URL handed to clients behind a RecordingTransport; the transport sends misses to the real one.
 RECORDED_BASE_URL = "http://recorded.invalid/v1"
 
 
-class RecordingTransport(httpx.BaseTransport):
+class RecordingTransport:
     """The HTTP boundary for a client this package does not drive itself (langextract's).
 
     Chat completions are answered from the response cache, keyed like LLMClient's calls on the
     model identity and the whole request body; a miss goes to ``endpoint()`` (started lazily)
     and is recorded. Set ``article_id`` before each document so records say what they were for.
+    An httpx transport by its interface (``handle_request``, ``close``, a context manager), not
+    by subclassing httpx.BaseTransport, so that importing this module does not import httpx.
     """
 
     def __init__(
@@ -360,18 +605,13 @@ class RecordingTransport(httpx.BaseTransport):
         self.keys: list[str] = []
         self._endpoint = endpoint
         self._base_url: str | None = None
-        self._inner = inner or httpx.HTTPTransport()
+        self._inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        import httpx
+
         body = json.loads(request.content)
-        key = cache_key(
-            {
-                "model": self.model_identity,
-                "client": self.label,
-                "prompts": self.prompt_hash,
-                "request": {k: v for k, v in body.items() if k != "model"},
-            }
-        )
+        key = request_key(body, model_identity=self.model_identity, prompt_hash=self.prompt_hash, client=self.label)
         self.keys.append(key)
         record = _lookup(
             self.config, self.cache, key, article_id=self.article_id, label=self.label, prompt_hash=self.prompt_hash
@@ -381,6 +621,8 @@ class RecordingTransport(httpx.BaseTransport):
             return self._answer(request, record["response"], model=body.get("model", ""))
         if self._base_url is None:
             self._base_url = self._endpoint().rstrip("/")  # may start the embedded server: once
+        if self._inner is None:
+            self._inner = httpx.HTTPTransport()
         started = time.monotonic()
         path = request.url.path.removeprefix(httpx.URL(RECORDED_BASE_URL).path)
         forwarded = httpx.Request(
@@ -395,7 +637,7 @@ class RecordingTransport(httpx.BaseTransport):
         if upstream.status_code != 200:
             return upstream
         seconds = time.monotonic() - started
-        response = _response(ChatCompletion.model_validate(upstream.json()), seconds=seconds)
+        response = stored_response(parse_completion(upstream.json()), seconds=seconds)
         self.usage.count(response, cached=False, seconds=seconds)
         request_info = _request_info(
             body, article_id=self.article_id, label=self.label, model_identity=self.model_identity,
@@ -406,21 +648,33 @@ class RecordingTransport(httpx.BaseTransport):
 
     @staticmethod
     def _answer(request: httpx.Request, response: dict[str, Any], *, model: str) -> httpx.Response:
+        import httpx
+
         completion = _completion(response, model=model).model_dump(mode="json")
         completion["usage"] = {**response["usage"], "total_tokens": sum(response["usage"].values())}
         return httpx.Response(200, json=completion, request=request)
 
     def close(self) -> None:
-        self._inner.close()
+        if self._inner is not None:
+            self._inner.close()
+
+    def __enter__(self) -> RecordingTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def recording_openai_client(transport: RecordingTransport) -> openai.OpenAI:
     """An OpenAI SDK client whose every call goes through ``transport`` (no SDK retries: the
     transport's server is local, and a cache miss offline must surface at once)."""
+    import httpx
+    import openai
+
     return openai.OpenAI(
         base_url=RECORDED_BASE_URL,
         api_key=transport.config.api_key or "not-needed",
         max_retries=0,
         timeout=transport.config.timeout_s,
-        http_client=httpx.Client(transport=transport),
+        http_client=httpx.Client(transport=transport),  # type: ignore[arg-type]
     )

@@ -9,22 +9,34 @@ are rejected (written to rejected.jsonl with the reason), never silently kept.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
+import os
+import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
 from extract.align import Span, align
 from extract.cache import canonical_json
 from extract.config import WINDOW_MAX_TOKENS
-from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
-from extract.llm import LLMClient, Usage
+from extract.errors import (
+    CacheMissError,
+    ConfigError,
+    EndpointDownError,
+    InvalidOutputError,
+    LLMError,
+    ServerUnreachableError,
+)
+from extract.llm import LLMClient, Result, Usage
 from extract.gold import Aliases
 from extract.normalize import names_its_actors, normalize, states_its_type
 from extract.prompts import PromptSet
@@ -186,6 +198,68 @@ def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
     ]
 
 
+def count_calls(article: Article) -> int:
+    """How many calls ``plan_calls`` makes for an article, without rendering a prompt (for a progress bar)."""
+    return len(windows(article.text, max_chars=WINDOW_CHARS))
+
+
+#: Errors after which no other call can succeed either: they stop the whole run.
+FATAL_ERRORS = (CacheMissError, ServerUnreachableError, EndpointDownError)
+
+
+def _answer(call: Call, article: Article, *, client: LLMClient) -> Result[Any] | LLMError:
+    """One planned call: its result, or the LLMError that failed it (recorded, the run goes on).
+
+    FATAL_ERRORS propagate.
+    """
+    try:
+        return client.extract(
+            call.response_model,
+            messages=call.messages,
+            article_id=article.id,
+            prompt_hash=call.prompt_hash,
+            label=call.label,
+            prompt_model=call.prompt_model,
+            max_tokens=min(call.max_tokens or client.config.params.max_tokens, client.config.params.max_tokens),
+        )
+    except FATAL_ERRORS:
+        raise
+    except LLMError as e:
+        return e
+
+
+def _outcome(
+    article: Article,
+    calls: Sequence[Call],
+    answers: Sequence[Result[Any] | LLMError],
+    *,
+    aliases: Aliases | None,
+    started: float,
+) -> ArticleOutcome:
+    """An article's outcome from its calls' answers: failed calls recorded, an answer cut at
+    max_tokens keeps its complete events, then the merged events are grounded."""
+    outcome = ArticleOutcome(article.id, planned=len(calls))
+    events: list[Event] = []
+    for call, answer in zip(calls, answers):
+        if isinstance(answer, InvalidOutputError):
+            salvaged = salvage_events(answer.content or "")
+            events.extend(salvaged)
+            note = f"{call.label}: {answer} ({len(salvaged)} complete events kept)"
+            (outcome.notes if salvaged else outcome.errors).append(note)
+            outcome.usage.add(Usage.from_json(answer.usage))
+            outcome.keys.extend(answer.keys)
+        elif isinstance(answer, LLMError):
+            outcome.errors.append(f"{call.label}: {answer}")
+            outcome.usage.add(Usage.from_json(answer.usage))
+        else:
+            events.extend(answer.value.events)
+            outcome.usage.add(answer.usage)
+            outcome.keys.extend(answer.keys)
+    outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
 def extract_article(
     article: Article,
     *,
@@ -193,52 +267,20 @@ def extract_article(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
-    stop: threading.Event | None = None,
 ) -> ArticleOutcome:
-    """Make every planned call for an article, then ground the merged events.
+    """Make every planned call for an article, one after the other, then ground the merged events.
 
-    A failed call is recorded and the others go on; an answer cut at max_tokens keeps its
-    complete events. Duplicates across calls are dropped by ``ground``.
+    A failed call is recorded and the others go on; FATAL_ERRORS stop the run. Duplicates
+    across calls are dropped by ``ground``.
     """
     started = time.monotonic()
     calls = plan_calls(article, prompts=prompts)
-    limit = client.config.params.max_tokens
-    outcome = ArticleOutcome(article.id, planned=len(calls))
-    events: list[Event] = []
+    answers = []
     for call in calls:
-        if stop is not None and stop.is_set():
-            break  # the run is being abandoned; nothing of this article is kept
-        try:
-            result = client.extract(
-                call.response_model,
-                messages=call.messages,
-                article_id=article.id,
-                prompt_hash=call.prompt_hash,
-                label=call.label,
-                prompt_model=call.prompt_model,
-                max_tokens=min(call.max_tokens or limit, limit),
-            )
-        except (CacheMissError, ServerUnreachableError):
-            raise  # nothing else can succeed either: stop the run
-        except InvalidOutputError as e:
-            salvaged = salvage_events(e.content or "")
-            events.extend(salvaged)
-            note = f"{call.label}: {e} ({len(salvaged)} complete events kept)"
-            (outcome.notes if salvaged else outcome.errors).append(note)
-            outcome.usage.add(Usage.from_json(e.usage))
-            outcome.keys.extend(e.keys)
-        except LLMError as e:
-            outcome.errors.append(f"{call.label}: {e}")
-            outcome.usage.add(Usage.from_json(e.usage))
-        else:
-            events.extend(result.value.events)  # type: ignore[attr-defined]
-            outcome.usage.add(result.usage)
-            outcome.keys.extend(result.keys)
+        answers.append(_answer(call, article, client=client))
         if on_pass:
             on_pass(call.label)
-    outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
-    outcome.seconds = time.monotonic() - started
-    return outcome
+    return _outcome(article, calls, answers, aliases=aliases, started=started)
 
 
 def salvage_events(content: str) -> list[Event]:
@@ -264,105 +306,317 @@ def salvage_events(content: str) -> list[Event]:
             continue
 
 
+class _Workers:
+    """A fixed number of daemon threads running submitted functions: bounded concurrency whose
+    calls in flight never keep a stopped run (Ctrl-C, a fatal error) from exiting."""
+
+    def __init__(self, n: int) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(n)]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._tasks.put((future, fn))
+        return future
+
+    def _work(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            future, fn = task
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as e:  # handed to whoever waits on the future
+                    future.set_exception(e)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+
+
 def run_articles(
-    articles: Sequence[Article],
+    articles: Iterable[Article],
     *,
     client: LLMClient,
     prompts: PromptSet,
     aliases: Aliases | None = None,
     concurrency: int = 1,
     on_pass: Callable[[str], None] | None = None,
-    on_done: Callable[[ArticleOutcome], None] | None = None,
-) -> list[ArticleOutcome]:
-    """Extract every article with bounded concurrency; outcomes come back in article order.
+) -> Iterator[ArticleOutcome]:
+    """Extract every article (read lazily) and yield the outcomes in article order.
 
-    With a concurrency of 1 (the embedded server's) everything runs on the calling thread, so
-    Ctrl-C interrupts the call in flight at once.
+    With a concurrency above 1, the calls of every article in flight share ``concurrency`` threads,
+    so a run keeps that many calls busy within and across articles; at most 2 × concurrency
+    articles are in flight, so memory stays flat however long the input. A fatal error (a
+    CacheMissError, an unreachable or down endpoint) stops the run at once: it propagates, and
+    the calls not yet started are dropped. With a concurrency of 1 (the embedded server's)
+    everything runs on the calling thread, so Ctrl-C interrupts the call in flight at once.
     """
     if concurrency <= 1:
-        outcomes_in_order = []
         for article in articles:
-            outcome = extract_article(
-                article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass
-            )
-            outcomes_in_order.append(outcome)
-            if on_done:
-                on_done(outcome)
-        return outcomes_in_order
-    outcomes: dict[str, ArticleOutcome] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
-    stop = threading.Event()
-    futures = [
-        pool.submit(
-            extract_article,
-            a,
-            client=client,
-            prompts=prompts,
-            aliases=aliases,
-            on_pass=on_pass,
-            stop=stop,
-        )
-        for a in articles
-    ]
+            yield extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+        return
+    workers, fatal, lock = _Workers(concurrency), Future(), threading.Lock()
+
+    def attempt(call: Call, article: Article) -> Result[Any] | LLMError | None:
+        if fatal.done():
+            return None  # the run is stopping
+        try:
+            answer = _answer(call, article, client=client)
+        except BaseException as e:  # FATAL_ERRORS, or a bug: stop every article
+            with lock:
+                if not fatal.done():
+                    fatal.set_exception(e)
+            return None
+        if on_pass:
+            on_pass(call.label)
+        return answer
+
+    in_flight: deque[tuple[Article, list[Call], list[Future[Any]], float]] = deque()
+
+    def ready(limit: int) -> Iterator[ArticleOutcome]:
+        """Yield the oldest articles whose calls are all answered, waiting while more than ``limit`` are in flight."""
+        while in_flight:
+            article, calls, futures, started = in_flight[0]
+            while not fatal.done() and (waiting := [f for f in futures if not f.done()]):
+                if len(in_flight) <= limit:
+                    return
+                wait([*waiting, fatal], return_when=FIRST_COMPLETED)
+            answers = [f.result() if f.done() and not f.cancelled() else None for f in futures]
+            if any(a is None for a in answers):
+                fatal.result()  # an unanswered call: raises the error that stopped the run
+            in_flight.popleft()
+            yield _outcome(article, calls, answers, aliases=aliases, started=started)  # type: ignore[arg-type]
+
     try:
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes[outcome.article_id] = outcome
-            if on_done:
-                on_done(outcome)
-    except BaseException:
-        # Ctrl-C or a fatal error: return at once, so the caller can stop the server
-        # (which ends the calls in flight); finished responses are already cached.
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-    return [outcomes[a.id] for a in articles]
+        for article in articles:
+            calls = plan_calls(article, prompts=prompts)
+            started = time.monotonic()
+            futures = [workers.submit(functools.partial(attempt, call, article)) for call in calls]
+            in_flight.append((article, calls, futures, started))
+            yield from ready(2 * concurrency - 1)
+        yield from ready(0)
+    finally:
+        for _, _, futures, _ in in_flight:
+            for future in futures:
+                future.cancel()
+        workers.close()
+
+
+def _lines(outcome: ArticleOutcome, *, rejected: bool) -> bytes:
+    """An article's lines of events.jsonl (or rejected.jsonl), in pass order."""
+    records = outcome.rejected if rejected else outcome.events
+    return "".join(json.dumps(r.to_json(), sort_keys=True, ensure_ascii=False) + "\n" for r in records).encode()
 
 
 def write_events(path: Path, outcomes: Sequence[ArticleOutcome], *, rejected: bool = False) -> int:
     """Write events.jsonl (or rejected.jsonl): by article, then pass order; returns the count."""
-    lines = [
-        json.dumps(r.to_json(), sort_keys=True, ensure_ascii=False)
-        for o in sorted(outcomes, key=lambda o: o.article_id)
-        for r in (o.rejected if rejected else o.events)
-    ]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return len(lines)
+    ordered = sorted(outcomes, key=lambda o: o.article_id)
+    path.write_bytes(b"".join(_lines(o, rejected=rejected) for o in ordered))
+    return sum(len(o.rejected if rejected else o.events) for o in ordered)
+
+
+def _totals(entries: Iterable[tuple[dict[str, Any], Usage]], *, seconds: float) -> dict[str, Any]:
+    """run.json's totals over (article entry, usage) pairs, in article id order."""
+    total, n = Usage(), Counter[str]()
+    for entry, usage in entries:
+        total.add(usage)
+        n["articles"] += 1
+        n[entry["status"]] += 1
+        n["events"] += entry["events"]
+        n["rejected"] += entry["rejected"]
+        n["failed_passes"] += len(entry["errors"])
+    return {
+        **total.to_json(),
+        **{k: n[k] for k in ("articles", "failed", "partial", "events", "rejected", "failed_passes")},
+        "cache_misses": total.calls,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _write_manifest(path: Path, head: dict[str, Any], entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """Write run.json: ``head`` with the (id, entry) pairs, sorted by id, as its "articles" streamed
+    in, byte for byte what ``json.dumps(record, indent=2, sort_keys=True)`` writes of the whole."""
+    marker = '\n  "articles": {}'
+    text = json.dumps({**head, "articles": {}}, indent=2, sort_keys=True) + "\n"
+    before, after = text.split(marker)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(before + '\n  "articles": {')
+        first = True
+        for article_id, entry in entries:
+            body = json.dumps(entry, indent=2, sort_keys=True).replace("\n", "\n    ")
+            f.write(f"{'' if first else ','}\n    {json.dumps(article_id)}: {body}")
+            first = False
+        f.write(("}" if first else "\n  }") + after)
+    os.replace(tmp, path)
+
+
+def _head(run_info: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
+    return {"format": RUN_FORMAT, "schema_version": SCHEMA_VERSION, **run_info, "totals": totals}
 
 
 def manifest(
     outcomes: Sequence[ArticleOutcome], *, seconds: float, run_info: dict[str, Any]
 ) -> dict[str, Any]:
     """The run.json manifest: what ran, with what, what it cost, and how each article ended."""
-    total = Usage()
-    for o in outcomes:
-        total.add(o.usage)
-    return {
-        "format": RUN_FORMAT,
-        "schema_version": SCHEMA_VERSION,
-        **run_info,
-        "articles": {o.article_id: o.to_json() for o in sorted(outcomes, key=lambda o: o.article_id)},
-        "totals": {
-            **total.to_json(),
-            "articles": len(outcomes),
-            "failed": sum(o.status == "failed" for o in outcomes),
-            "partial": sum(o.status == "partial" for o in outcomes),
-            "events": sum(len(o.events) for o in outcomes),
-            "rejected": sum(len(o.rejected) for o in outcomes),
-            "failed_passes": sum(len(o.errors) for o in outcomes),
-            "cache_misses": total.calls,
-            "seconds": round(seconds, 3),
-        },
-    }
+    ordered = sorted(outcomes, key=lambda o: o.article_id)
+    totals = _totals(((o.to_json(), o.usage) for o in ordered), seconds=seconds)
+    return {**_head(run_info, totals), "articles": {o.article_id: o.to_json() for o in ordered}}
 
 
 def write_run(
     run_dir: Path, outcomes: Sequence[ArticleOutcome], *, seconds: float, run_info: dict[str, Any]
 ) -> dict[str, Any]:
-    """Write events.jsonl, rejected.jsonl and run.json into ``run_dir``; return the manifest."""
+    """Write events.jsonl, rejected.jsonl and run.json into ``run_dir`` at once; return the manifest."""
     write_events(run_dir / "events.jsonl", outcomes)
     write_events(run_dir / "rejected.jsonl", outcomes, rejected=True)
     record = manifest(outcomes, seconds=seconds, run_info=run_info)
     (run_dir / "run.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return record
+
+
+PROGRESS_FORMAT = "extract.progress/1"
+PROGRESS = "progress.jsonl"
+EVENT_FILES = ("events.jsonl", "rejected.jsonl")
+
+
+@dataclass(frozen=True)
+class _Done:
+    """Where one finished article lies: its byte ranges in the event files and its progress line."""
+
+    article_id: str
+    events: tuple[int, int]
+    rejected: tuple[int, int]
+    line: int
+
+
+class RunWriter:
+    """Streams a run into its folder: each finished article's events are appended to events.jsonl
+    and rejected.jsonl at once, then one line to progress.jsonl (its outcome and where its events
+    lie), so a killed run keeps every finished article and ``resume`` skips them. ``finish`` sorts
+    the event files by article and writes run.json, byte for byte as ``write_run`` would.
+
+    Memory holds one index entry per finished article, never its events.
+    """
+
+    def __init__(self, run_dir: Path, *, header: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.header = header
+        self.done: set[str] = set()
+        self._files: dict[str, BinaryIO] = {}
+
+    @property
+    def finished(self) -> int:
+        """Articles finished and written, in this session and before it."""
+        return len(self.done)
+
+    @staticmethod
+    def read_header(run_dir: Path) -> dict[str, Any]:
+        """The header a run folder's progress.jsonl starts with: what ``resume`` needs to go on."""
+        path = run_dir / PROGRESS
+        try:
+            with path.open("rb") as f:
+                first = json.loads(f.readline())
+        except (OSError, ValueError):
+            raise ConfigError(f"{run_dir} holds no run to resume (no readable {PROGRESS})") from None
+        if not isinstance(first, dict) or first.get("format") != PROGRESS_FORMAT:
+            raise ConfigError(f"{path} is not an {PROGRESS_FORMAT} file")
+        return first["run"]
+
+    @classmethod
+    def resume(cls, run_dir: Path) -> RunWriter:
+        """Reopen a stopped run: its finished articles are kept, and what a kill -9 left half-written
+        (a progress line cut short, events of an article with no progress line) is cut off."""
+        writer = cls(run_dir, header=cls.read_header(run_dir))
+        ends, good = (0, 0), 0
+        for done in writer._index():
+            writer.done.add(done.article_id)
+            ends, good = (done.events[1], done.rejected[1]), done.line
+        with (run_dir / PROGRESS).open("rb") as f:
+            f.seek(good)
+            f.readline()
+            good = f.tell()
+        for name, end in zip((PROGRESS, *EVENT_FILES), (good, *ends)):
+            with (run_dir / name).open("ab") as f:
+                f.truncate(end)
+        return writer
+
+    def _open(self) -> dict[str, BinaryIO]:
+        """The three files, opened for appending on the first article (a run that writes nothing leaves none)."""
+        if not self._files:
+            for name in (PROGRESS, *EVENT_FILES):
+                self._files[name] = (self.run_dir / name).open("ab")
+            if self._files[PROGRESS].tell() == 0:
+                self._write(PROGRESS, {"format": PROGRESS_FORMAT, "run": self.header})
+        return self._files
+
+    def _write(self, name: str, record: dict[str, Any] | bytes) -> tuple[int, int]:
+        f = self._files[name]
+        start = f.tell()
+        f.write(record if isinstance(record, bytes) else (json.dumps(record, sort_keys=True) + "\n").encode())
+        f.flush()
+        return start, f.tell()
+
+    def add(self, outcome: ArticleOutcome) -> None:
+        """Append one finished article: its events and rejected events, then its progress line."""
+        self._open()
+        events = self._write("events.jsonl", _lines(outcome, rejected=False))
+        rejected = self._write("rejected.jsonl", _lines(outcome, rejected=True))
+        line = {
+            "article_id": outcome.article_id,
+            "events": events,
+            "rejected": rejected,
+            "outcome": outcome.to_json(),
+            "usage": dataclasses.asdict(outcome.usage),  # unrounded, so totals add up as write_run's
+        }
+        self._write(PROGRESS, line)
+        self.done.add(outcome.article_id)
+
+    def _index(self) -> Iterator[_Done]:
+        """The complete progress lines after the header, in file order (a cut last line ends it)."""
+        with (self.run_dir / PROGRESS).open("rb") as f:
+            f.readline()
+            while True:
+                offset, raw = f.tell(), f.readline()
+                if not raw.endswith(b"\n"):
+                    return
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    return
+                yield _Done(line["article_id"], tuple(line["events"]), tuple(line["rejected"]), offset)  # type: ignore[arg-type]
+
+    def finish(self, *, seconds: float, run_info: dict[str, Any]) -> dict[str, Any]:
+        """Sort events.jsonl and rejected.jsonl by article, write run.json; return it without its articles."""
+        self.close()
+        self._open()  # a run of no new article still gets its three files
+        self.close()
+        index = list(self._index())
+        ordered = sorted(index, key=lambda d: d.article_id)
+        for name in EVENT_FILES if ordered != index else ():
+            path, tmp = self.run_dir / name, self.run_dir / (name + ".tmp")
+            with path.open("rb") as src, tmp.open("wb") as dst:
+                for done in ordered:
+                    start, end = getattr(done, name.removesuffix(".jsonl"))
+                    src.seek(start)
+                    dst.write(src.read(end - start))
+            os.replace(tmp, path)
+        with (self.run_dir / PROGRESS).open("rb") as progress:
+
+            def entries() -> Iterator[tuple[str, dict[str, Any], Usage]]:
+                for done in ordered:
+                    progress.seek(done.line)
+                    line = json.loads(progress.readline())
+                    yield done.article_id, line["outcome"], Usage.from_json(line["usage"])
+
+            totals = _totals(((entry, usage) for _, entry, usage in entries()), seconds=seconds)
+            head = _head(run_info, totals)
+            _write_manifest(self.run_dir / "run.json", head, ((i, entry) for i, entry, _ in entries()))
+        return head
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files = {}

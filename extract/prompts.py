@@ -59,12 +59,12 @@ class PromptSet:
                 raise InputError(f"cannot read prompt template: {e}", path=str(path)) from e
         return cls(directory=directory, sources=sources)
 
-    @property
+    @functools.cached_property
     def hashes(self) -> dict[str, str]:
-        """sha256 (first 16 hex digits) of each template's text."""
+        """sha256 (first 16 hex digits) of each template's text (computed once: every call names it)."""
         return {n: hashlib.sha256(s.encode()).hexdigest()[:16] for n, s in sorted(self.sources.items())}
 
-    @property
+    @functools.cached_property
     def hash(self) -> str:
         """The hash of the project strategy's prompts: part of its cache keys and run records."""
         return self.hash_of("extract")
@@ -75,12 +75,14 @@ class PromptSet:
         joined = "\n".join(f"{n}:{hashes[n]}" for n in sorted(STRATEGY_FILES[strategy]))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
+    @functools.cached_property
+    def _env(self) -> jinja2.Environment:
+        """One Environment per prompt set: each template is compiled once, not on every call."""
+        return jinja2.Environment(loader=jinja2.DictLoader(self.sources), undefined=jinja2.StrictUndefined, autoescape=False)
+
     def render(self, name: str, **context: object) -> str:
-        env = jinja2.Environment(
-            loader=jinja2.DictLoader(self.sources), undefined=jinja2.StrictUndefined, autoescape=False
-        )
         try:
-            return env.get_template(name).render(**context).strip()
+            return self._env.get_template(name).render(**context).strip()
         except jinja2.TemplateError as e:
             raise InputError(f"template error: {e}", path=str(self.directory / name)) from e
 

@@ -29,7 +29,7 @@ from extract.seeds import Article
 
 _TEMPLATES = Path(__file__).parent / "templates"
 #: ``Article.source`` of a JSONL record: ``path.jsonl:line``; its offsets are into the record's text.
-_JSONL_SOURCE = re.compile(r"\.jsonl:\d+$")
+_JSONL_SOURCE = re.compile(r"\.jsonl:\d+$", re.IGNORECASE)
 #: Every event's outcome in the HTML report ("predicted": an event of an article no gold covers).
 _OUTCOMES = ("matched", "near", "missed", "spurious", "predicted", "rejected")
 _OUTCOME_LABELS = {

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from extract.errors import InputError
-from extract.files import read_jsonl, read_text
+from extract.files import iter_jsonl, read_text
 
 #: Three or more blank lines separate unrelated articles inside one page.
 ARTICLE_GAP = 3
@@ -40,6 +41,12 @@ _FOOTER = [
     )
 ]
 _DMY = re.compile(r"^(\d{2})-(\d{2})-(\d{4})$")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+#: The document files of a folder, in any case (``a.TXT`` too).
+SUFFIXES = (".txt", ".jsonl")
+#: The longest article ``extract run`` takes by default (``--max-chars``): about 700 windows. A
+#: longer text is more likely a dump in one file than an article, and would be a silent, huge plan.
+MAX_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,14 @@ def _read_document(path: Path) -> str:
 
 
 def split_page(raw: str, *, stem: str, source: str) -> list[Article]:
-    """Split one page's text into clean articles with ids ``<stem>#1``, ``<stem>#2``, ..."""
+    """Split one page's text into clean articles with ids ``<stem>#1``, ``<stem>#2``, ...
+
+    A text of one paragraph (no blank line) is one article as written, without a headline, if it
+    reads like a sentence: a plain document, not a scraped page.
+    """
+    body = raw.strip()
+    if body and not _BLANK_LINE.search(body) and (len(body.split()) >= MIN_WORDS or body.endswith(_SENTENCE_END)):
+        return [Article(id=f"{stem}#1", title="", text=body, source=source, runs=((0, raw.index(body), len(body)),))]
     articles = []
     for segment in _segments(_lines_with_offsets(raw)):
         kept, published = _clean_segment(segment)
@@ -165,10 +179,9 @@ def load_text_file(path: Path) -> list[Article]:
     return articles
 
 
-def load_jsonl(path: Path) -> list[Article]:
-    """Load ``{"id", "text", "published"?}`` records, one article each (no page splitting)."""
-    articles = []
-    for n, record in read_jsonl(path, text=_read_document(path)):
+def iter_jsonl_articles(path: Path) -> Iterator[Article]:
+    """``{"id", "text", "published"?}`` records, one article each (no page splitting), read line by line."""
+    for n, record in iter_jsonl(path):
         try:
             article_id, text = str(record["id"]), record["text"]
         except KeyError as e:
@@ -176,21 +189,48 @@ def load_jsonl(path: Path) -> list[Article]:
         if not isinstance(text, str) or not text.strip():
             raise InputError("'text' is empty", path=str(path), line=n)
         kept = [(o + t.index(t.strip()), t.strip()) for o, t in _lines_with_offsets(text) if t.strip()]
-        articles.append(_build(article_id, f"{path}:{n}", kept, record.get("published")))
-    if not articles:
-        raise InputError("no records", path=str(path))
-    return articles
+        yield _build(article_id, f"{path}:{n}", kept, record.get("published"))
 
 
-def load_documents(path: Path) -> list[Article]:
-    """Load a ``.txt`` file, a ``.jsonl`` file, or every ``.txt``/``.jsonl`` file of a folder, sorted."""
+def load_jsonl(path: Path) -> list[Article]:
+    """Load every record of a JSONL file (see ``iter_jsonl_articles``)."""
+    return list(iter_jsonl_articles(path))
+
+
+def _files(path: Path) -> list[Path]:
+    """The documents a path names: itself, or a folder's ``.txt``/``.jsonl`` files (any case), sorted."""
     if not path.exists():
         raise InputError("no such file or folder", path=str(path))
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".txt", ".jsonl"))
-        if not files:
-            raise InputError("folder holds no .txt or .jsonl documents", path=str(path))
-        return [a for f in files for a in load_documents(f)]
-    if path.suffix == ".jsonl":
-        return load_jsonl(path)
-    return load_text_file(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+    if not files:
+        raise InputError("folder holds no .txt or .jsonl documents", path=str(path))
+    return files
+
+
+def iter_documents(path: Path, *, max_chars: int | None = None) -> Iterator[Article]:
+    """The articles of a ``.txt`` file, a ``.jsonl`` file or a folder of them, read lazily (a folder
+    file by file, JSONL line by line), so a big input is never held whole.
+
+    Two articles with one id, or an article longer than ``max_chars``, are input errors naming them.
+    """
+    seen: dict[str, str] = {}
+    for file in _files(path):
+        jsonl = file.suffix.lower() == ".jsonl"
+        for article in iter_jsonl_articles(file) if jsonl else load_text_file(file):
+            if article.id in seen:
+                raise InputError(f"duplicate article id {article.id!r}: {seen[article.id]} and {article.source}")
+            seen[article.id] = article.source
+            if max_chars is not None and len(article.text) > max_chars:
+                raise InputError(
+                    f"article {article.id!r} has {len(article.text):,} characters, more than the maximum of "
+                    f"{max_chars:,} (--max-chars)",
+                    path=article.source,
+                )
+            yield article
+
+
+def load_documents(path: Path, *, max_chars: int | None = None) -> list[Article]:
+    """Every article of ``iter_documents``, as a list."""
+    return list(iter_documents(path, max_chars=max_chars))

@@ -110,3 +110,28 @@ def test_parse_strategies(text: str, expected: tuple[str, ...]) -> None:
 def test_unknown_strategies_are_a_config_error(text: str) -> None:
     with pytest.raises(ConfigError, match="unknown strategy"):
         bench.parse_strategies(text)
+
+
+def test_synthetic_articles_have_several_windows_each() -> None:
+    from extract.pipeline import count_calls
+    from extract.seeds import _build
+
+    records = list(bench.synthetic_articles(5))
+    assert records == list(bench.synthetic_articles(5)) and len({r["id"] for r in records}) == 5
+    assert all(2_100 <= len(r["text"]) < 2_400 for r in records)
+    article = _build(records[0]["id"], "x", [(0, line) for line in records[0]["text"].split("\n\n")], None)
+    assert 6 <= count_calls(article) <= 11
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_the_scale_benchmark_runs_the_pipeline_against_a_fake_server() -> None:
+    rows = bench.scale_benchmark(articles=3, concurrencies=(1, 2), prompts=PROMPTS, delay=0.01)
+    assert [r["concurrency"] for r in rows] == [1, 2]
+    for row in rows:
+        assert row["articles"] == 3 and row["calls"] >= 3 * 6  # every window of every article, live
+        assert row["limit_calls_per_s"] == row["concurrency"] / 0.01
+        assert 0 < row["calls_per_s"] and 0 < row["share_of_limit"] <= 1.05
+        assert 0 < row["cpu_ms_per_call"] < 1000
+    table = bench.render_scale_table(rows)
+    assert table.startswith("| concurrency | calls | calls/s | limit (concurrency / delay) |") and len(table.splitlines()) == 4

@@ -7,9 +7,10 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import diskcache
 import pytest
 
-from extract.cache import RECORD_FORMAT, ResponseCache, cache_key, canonical_json, read_snapshot
+from extract.cache import RECORD_FORMAT, STORE_SETTINGS, ResponseCache, cache_key, canonical_json, read_snapshot
 from extract.errors import InputError
 
 PARTS: dict[str, Any] = {
@@ -257,3 +258,30 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
         assert len(list(cache.records())) == 100
     finally:
         cache.close()
+
+
+def test_the_store_never_evicts(tmp_path: Path) -> None:
+    """diskcache's defaults drop the oldest entries past size_limit; the store of paid responses must not."""
+    directory = tmp_path / "store"
+    diskcache.Cache(str(directory), size_limit=4096).close()  # a store made with the defaults, and a tiny limit
+    cache = ResponseCache(directory)
+    try:
+        assert (cache.store.eviction_policy, cache.store.cull_limit) == ("none", 0) == tuple(STORE_SETTINGS.values())
+        for i in range(300):
+            cache.put(f"k{i:03d}", {"raw": "x" * 1000, "i": i})
+        assert cache.stats()["entries"] == 300 and cache.get("k000") is not None
+    finally:
+        cache.close()
+    reopened = diskcache.Cache(str(directory))  # the settings persist in the store itself
+    try:
+        assert reopened.eviction_policy == "none" and len(reopened) == 300
+    finally:
+        reopened.close()
+
+
+def test_stats_give_the_size_on_disk(cache: ResponseCache, tmp_path: Path) -> None:
+    cache.put("k", {"raw": "y" * 100_000})
+    stats = cache.stats()
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "store").rglob("*") if p.is_file())
+    assert stats["bytes"] == on_disk > 100_000
+    assert stats["eviction_policy"] == "none"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from extract import cli
 from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
 from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
-from extract.pipeline import plan_calls
+from extract.pipeline import count_calls, plan_calls
 from extract.prompts import PromptSet
 from extract.seeds import load_documents
 from tests.fakes import completion
@@ -405,3 +406,182 @@ def test_gold_draft_then_check_on_a_users_own_articles(tmp_path: Path, capsys: p
     draft.write_text(draft.read_text(encoding="utf-8").replace("    reviewed: false\n", ""), encoding="utf-8")
     code, out, err = run_cli(capsys, *check)
     assert code == 0 and "gold ok: 2 articles, 2 events" in err, out + err
+
+
+# ---------------------------------------------------------------- streamed runs, resume, hostile input
+
+
+class _Scripted(_Handler):
+    """Answers as _Handler does, unless ``fault(n)`` (n: the request's number, from 1) says to drop
+    the connection ("drop"), to answer an HTTP status (an int) or to wait (a float, seconds) first."""
+
+    fault: Callable[[int], object] = staticmethod(lambda n: None)
+    seen = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        type(self).seen += 1
+        fault = type(self).fault(type(self).seen)
+        if fault == "drop" or isinstance(fault, int):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if fault == "drop":
+                self.close_connection = True
+                return
+            self.send_response(fault)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if isinstance(fault, float):
+            time.sleep(fault)
+        super().do_POST()
+
+
+@pytest.fixture
+def scripted_server() -> Iterator[str]:
+    _Handler.calls, _Handler.answer = [], staticmethod(first_sentence_event)
+    _Scripted.fault, _Scripted.seen = staticmethod(lambda n: None), 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def untimed(value: object) -> object:
+    """run.json without what differs between two runs of the same work: when, and how long."""
+    if isinstance(value, dict):
+        return {k: untimed(v) for k, v in value.items() if k not in {"started", "seconds", "server_seconds"}}
+    return value
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupted(
+    workdir: Path, scripted_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = scripted_server
+    monkeypatch.setenv("EXTRACT_CACHE_DIR", str(workdir / "cache-ref"))
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "ref")
+    assert code == 0, err
+    first_two = sum(count_calls(a) for a in load_documents(SEEDS)[:2])
+    _Scripted.fault, _Scripted.seen = staticmethod(lambda n: "drop" if n > first_two else None), 0
+    monkeypatch.setenv("EXTRACT_CACHE_DIR", str(workdir / "cache"))
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--retries", "2", "--out", "r")
+    assert code == EXIT_ERROR
+    line = one_line_error(err)
+    assert "in a row" in line and line.endswith("2 finished article(s) are kept in r: resume with `extract run --resume r`")
+    assert _Scripted.seen == first_two + 3  # stopped at once: no other window, no other article
+    assert len((workdir / "r/progress.jsonl").read_text().splitlines()) == 1 + 2  # the header, two articles
+    assert not (workdir / "r/run.json").exists()
+
+    _Scripted.fault, _Scripted.seen = staticmethod(lambda n: None), 0
+    code, _, err = run_cli(capsys, "run", "--resume", "r")  # its input, endpoint and options come back
+    assert code == 0, err
+    assert _Scripted.seen == PLANNED - first_two  # the finished articles' calls were not replayed
+    for name in ("events.jsonl", "rejected.jsonl", "scores.json"):
+        assert (workdir / "r" / name).read_bytes() == (workdir / "ref" / name).read_bytes(), name
+    run, ref = (json.loads((workdir / d / "run.json").read_text()) for d in ("r", "ref"))
+    assert untimed(run) == untimed(ref)
+
+    code, _, err = run_cli(capsys, "run", "--resume", "r", "--seed", "7")
+    assert code == EXIT_ERROR and "cannot resume r: it ran with params" in one_line_error(err)
+    code, _, err = run_cli(capsys, "run", "--resume", "r", "--out", "elsewhere")
+    assert code == EXIT_USAGE and "--resume" in err
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_killed_with_sigkill_resumes_to_the_same_events(
+    workdir: Path, scripted_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    url = scripted_server
+    _Scripted.fault = staticmethod(lambda n: 0.05)  # slow enough to be killed in the middle
+    monkeypatch.setenv("EXTRACT_CACHE_DIR", str(workdir / "cache"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "extract", "run", "--base-url", url, "--llama-cpp", "--out", "r"]
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress, deadline = workdir / "r/progress.jsonl", time.monotonic() + 120
+    while not (progress.is_file() and progress.read_bytes().count(b"\n") >= 3):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (workdir / "r/run.json").exists()
+    _Scripted.fault = staticmethod(lambda n: None)
+    code, _, err = run_cli(capsys, "run", "--resume", "r")
+    assert code == 0, err
+    assert "finished before" in err
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "ref")  # all from the cache
+    assert code == 0, err
+    for name in ("events.jsonl", "rejected.jsonl", "scores.json"):
+        assert (workdir / "r" / name).read_bytes() == (workdir / "ref" / name).read_bytes(), name
+    run, ref = (json.loads((workdir / d / "run.json").read_text()) for d in ("r", "ref"))
+    # What the calls cost differs (the article in flight was answered from the cache the second time).
+    for record in (run, ref):
+        for entry in [*record["articles"].values(), record["totals"]]:
+            for key in ("usage", "calls", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens",
+                        "cached_prompt_tokens", "cached_completion_tokens", "cached_server_seconds"):  # fmt: skip
+                entry.pop(key, None)
+    assert untimed(run) == untimed(ref)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_failed_call_is_never_labelled_cached(
+    workdir: Path, scripted_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _Scripted.fault = staticmethod(lambda n: 500)
+    one = "seeds/003_c876d06fac985b5f.txt"
+    code, _, err = run_cli(capsys, "run", one, "--base-url", scripted_server, "--llama-cpp", "--retries", "0", "--out", "r")
+    assert code == EXIT_FAILED_CALLS, err
+    (line,) = [line for line in err.splitlines() if "003_c876d06fac985b5f#1:" in line]
+    assert "(cached)" not in line and "(0 calls, " in line and "FAILED: window 1/" in line
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_markup_in_ids_and_texts_upper_case_files_and_one_paragraph_texts(
+    workdir: Path, fake_server: tuple[str, list[dict]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _ = fake_server
+    docs = workdir / "docs"
+    docs.mkdir()
+    record = {"id": "[/bold]", "text": "[red]US troops[/red] will leave Syria, officials said on Monday."}
+    (docs / "wire.JSONL").write_text(json.dumps(record) + "\n")
+    (docs / "NOTE.TXT").write_text("US troops will leave Iraq by September, officials said on Monday.\n")
+    code, _, err = run_cli(capsys, "run", "docs", "--base-url", url, "--llama-cpp", "--out", "r")
+    assert code == 0, err
+    assert "  [/bold]: " in err and "  NOTE#1: " in err and "Traceback" not in err
+    assert set(json.loads((workdir / "r/run.json").read_text())["articles"]) == {"[/bold]", "NOTE#1"}
+
+
+def test_duplicate_ids_and_over_long_articles_stop_the_run_before_any_call(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [{"id": i, "text": "Some article text here."} for i in ("x", "y", "x")]
+    (workdir / "dup.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    code, _, err = run_cli(capsys, "run", "dup.jsonl", "--offline", "--out", "r")
+    assert code == EXIT_ERROR
+    assert one_line_error(err) == "error: duplicate article id 'x': dup.jsonl:1 and dup.jsonl:3"
+    code, _, err = run_cli(capsys, "run", "--offline", "--max-chars", "1000", "--out", "r")
+    assert code == EXIT_ERROR
+    line = one_line_error(err)
+    assert "article '000_a3c408a06a87a4ae#1' has" in line and "more than the maximum of 1,000 (--max-chars)" in line
+    assert not (workdir / "r").exists()
+
+
+def test_a_run_never_writes_into_a_folder_that_is_not_empty(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    (workdir / "r").mkdir()
+    (workdir / "r/notes.txt").write_text("mine")
+    code, _, err = run_cli(capsys, "run", "--offline", "--out", "r")
+    assert code == EXIT_ERROR and "r is not empty" in one_line_error(err)
+    assert [p.name for p in (workdir / "r").iterdir()] == ["notes.txt"]
+    first, second = cli._new_run_dir("0123456789abcdef"), cli._new_run_dir("0123456789abcdef")
+    assert first != second and first.parent == Path("runs")
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{6}-01234567-[0-9a-f]{6}", first.name)
+    code, _, err = run_cli(capsys, "run", "--resume", "nowhere")
+    assert code == EXIT_ERROR and "nowhere holds no run to resume" in one_line_error(err)

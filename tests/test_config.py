@@ -98,7 +98,7 @@ def test_the_variables_listed_for_help_are_exactly_those_read() -> None:
     for env in (_Recording(), _Recording({k: "" for k in ENVIRONMENT})):
         load_config(env)
         assert env.read == set(ENVIRONMENT)
-    assert set(ENV) | {ENV_XDG_CACHE_HOME, "EXTRACT_PRICE"} == set(ENVIRONMENT)
+    assert set(ENV) | {ENV_XDG_CACHE_HOME, "EXTRACT_PRICE", "EXTRACT_TIMEOUT"} == set(ENVIRONMENT)
 
 
 def test_empty_strings_count_as_unset() -> None:

@@ -1,16 +1,33 @@
 from __future__ import annotations
 
+import copy
 import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import instructor
 import pytest
 
-from extract.config import GenerationParams
-from extract.errors import CacheMissError, InvalidOutputError, LLMError, ServerUnreachableError
-from extract.llm import LLMClient
-from extract.schema import Extraction
+from extract.cache import ResponseCache
+from extract.config import DEFAULT_TIMEOUT_S, ENV_TIMEOUT, ENVIRONMENT, Config, GenerationParams, load_config, redact_url
+from extract.errors import (
+    CacheMissError,
+    ConfigError,
+    EndpointDownError,
+    InvalidOutputError,
+    LLMError,
+    ServerUnreachableError,
+)
+from extract.llm import RESUME_HINT, LLMClient
+from extract.schema import AnyEvents, Extraction
 from tests.fakes import FakeServer, fake_client
+from tests.test_batch import loopback, run_cli
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},
@@ -30,8 +47,6 @@ VALID = json.dumps(
         ]
     }
 )
-
-
 
 
 def extract(client: LLMClient, messages: list[dict[str, str]] = MESSAGES):
@@ -168,3 +183,235 @@ def test_a_timeout_fails_the_call_not_the_run(tmp_path: Path) -> None:
     with pytest.raises(LLMError, match="no answer within") as e:
         extract(fake_client(tmp_path, FakeServer([slow])))
     assert not isinstance(e.value, ServerUnreachableError)
+
+
+# --- The call path: templates built once, the cache first, the SDKs imported on demand -------------
+
+FEW_SHOT = [
+    {"role": "system", "content": "Rules."},
+    {"role": "user", "content": "Example text."},
+    {"role": "assistant", "content": '{"events": []}'},
+    {"role": "user", "content": "The US has about 2,500 troops in Iraq."},
+]
+
+
+@pytest.mark.parametrize("mode", ["json_schema_mode", "json_mode", "markdown_json_mode", "tool_call"])
+@pytest.mark.parametrize("prompt_model", [None, AnyEvents])
+@pytest.mark.parametrize("messages", [MESSAGES, FEW_SHOT, MESSAGES[1:]])
+def test_the_template_gives_exactly_what_instructor_gives(tmp_path: Path, mode: str, prompt_model, messages) -> None:
+    client = fake_client(tmp_path, FakeServer([VALID]), mode=mode)
+    for text in ("first", "other text with \\1 and \x00 in it", "€ ünïcode"):
+        changed = copy.deepcopy(messages)
+        changed[-1]["content"] = text
+        templated, direct = client._prepare(Extraction, prompt_model, changed), client._instruct(Extraction, prompt_model, changed)
+        assert templated[1] == direct[1]
+
+
+def test_instructor_builds_the_request_once_per_client_and_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    built = []
+    original = instructor.handle_response_model
+    monkeypatch.setattr(instructor, "handle_response_model", lambda *a, **k: built.append(a[0]) or original(*a, **k))
+    server = FakeServer([VALID])
+    client = fake_client(tmp_path, server)
+    for n in range(5):
+        messages = [*MESSAGES[:2], {"role": "user", "content": f"Question {n}."}]
+        client.extract(Extraction, messages=messages, article_id="a", prompt_hash="p", prompt_model=AnyEvents)
+    assert built == [Extraction, AnyEvents] and len(server.requests) == 5
+    fresh = fake_client(tmp_path, server)  # cache hits: no request, one template
+    for n in range(5):
+        messages = [*MESSAGES[:2], {"role": "user", "content": f"Question {n}."}]
+        fresh.extract(Extraction, messages=messages, article_id="a", prompt_hash="p", prompt_model=AnyEvents)
+    assert built == [Extraction, AnyEvents] * 2 and len(server.requests) == 5
+
+
+def test_importing_the_client_loads_no_sdk() -> None:
+    probe = "import sys, extract.llm; print(sorted(m for m in ('openai', 'instructor', 'httpx') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_pending_builds_the_request_extract_sends_and_sends_nothing(tmp_path: Path) -> None:
+    server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
+    client = fake_client(tmp_path, server)
+    first = client.pending(Extraction, messages=MESSAGES, article_id="a#1", prompt_hash="p1")
+    assert first is not None and server.requests == [] and list(client.cache.records()) == []
+    extract(client)
+    assert server.requests[0] == first.body  # the first attempt, byte for byte
+    assert client.cache.get(first.key)["request"] == first.info
+    assert client.pending(Extraction, messages=MESSAGES, article_id="a#1", prompt_hash="p1") is None
+    client.cache.clear()
+    client.cache.put(first.key, {"request": first.info, "response": {"content": "bad", "finish_reason": "stop",
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1}}, "validation": {"ok": False, "error": "x"}})
+    reask = client.pending(Extraction, messages=MESSAGES, article_id="a#1", prompt_hash="p1")
+    assert reask is not None and reask.info["attempt"] == 2 and reask.body["messages"][-2]["content"] == "bad"
+
+
+# --- Bounded attempts, and a run that stops when the endpoint is down --------------------------------
+
+
+@pytest.fixture
+def hung_server() -> Iterator[str]:
+    """A server that accepts connections and never answers."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def loopback_client(tmp_path: Path, url: str, **changes: object) -> LLMClient:
+    config = Config(cache_dir=tmp_path / "cache", base_url=url, retry_backoff_s=0.0).with_(**changes)
+    identity = config.endpoint_identity
+    return LLMClient(config, cache=ResponseCache(config.cache_dir), endpoint=lambda: url, model_identity=identity)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_hung_server_stops_the_run_after_consecutive_timeouts(tmp_path: Path, hung_server: str) -> None:
+    client = loopback_client(tmp_path, hung_server, timeout_s=0.5, max_retries=4)
+    started = time.monotonic()
+    with pytest.raises(EndpointDownError) as e:
+        extract(client)
+    assert time.monotonic() - started < 5
+    assert (e.value.attempts, e.value.failures, e.value.article_id) == (3, 3, "a#1")
+    assert e.value.endpoint == hung_server and isinstance(e.value, ServerUnreachableError)
+    assert str(e.value).endswith(RESUME_HINT) and "no answer within 0.5s" in str(e.value)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_timeouts_in_a_row_are_counted_over_calls_and_an_answer_resets_them(tmp_path: Path, hung_server: str) -> None:
+    client = loopback_client(tmp_path, hung_server, timeout_s=0.3, max_retries=0)
+    for n in range(2):
+        with pytest.raises(LLMError, match="no answer within") as e:
+            client.extract(Extraction, messages=MESSAGES, article_id=f"a#{n}", prompt_hash="p")
+        assert not isinstance(e.value, ServerUnreachableError) and e.value.attempts == 1
+    client._up()  # as any HTTP answer does
+    for n in range(2):
+        with pytest.raises(LLMError, match="no answer within"):
+            client.extract(Extraction, messages=MESSAGES, article_id=f"b#{n}", prompt_hash="p")
+    with pytest.raises(EndpointDownError, match="3 timeouts or connection failures in a row, the last at article c"):
+        client.extract(Extraction, messages=MESSAGES, article_id="c", prompt_hash="p")
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+@pytest.mark.parametrize(("status", "retries", "attempts"), [(500, 2, 3), (503, 0, 1), (429, 3, 4), (400, 3, 1)])
+def test_attempts_are_bounded_by_retries_alone(tmp_path: Path, status: int, retries: int, attempts: int) -> None:
+    with loopback(lambda body: status) as (url, received):
+        with pytest.raises(LLMError, match=f"HTTP {status}") as e:
+            extract(loopback_client(tmp_path, url, max_retries=retries))
+    assert len(received) == attempts == e.value.attempts  # the SDK's own retries are off: nothing multiplies
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_against_a_hung_server_fails_within_seconds_with_a_resume_hint(
+    tmp_path: Path, hung_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
+    started = time.monotonic()
+    code, _, err = run_cli(capsys, "run", "doc.txt", "--base-url", hung_server, "--timeout", "0.5", "--prompts",
+                           str(Path(__file__).parent.parent / "prompts"), "--out", "r")  # fmt: skip
+    assert code == 1 and time.monotonic() - started < 15
+    line = [x for x in err.splitlines() if x.strip()][-1]
+    assert line.startswith("error: no answer within 0.5s") and line.endswith(RESUME_HINT), err
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_against_an_always_500_server_makes_one_plus_retries_attempts_per_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
+    prompts = str(Path(__file__).parent.parent / "prompts")
+    with loopback(lambda body: 500) as (url, received):
+        args = ["run", "doc.txt", "--base-url", url, "--retries", "1", "--prompts", prompts, "--out", "r"]
+        code, _, err = run_cli(capsys, *args)
+    assert code == 3, err  # the run ends, its failed call listed in run.json
+    manifest = json.loads((tmp_path / "r" / "run.json").read_text())
+    windows = len(next(iter(manifest["articles"].values()))["errors"])
+    assert windows >= 1 and len(received) == 2 * windows
+
+
+def test_the_timeout_comes_from_the_environment_or_the_default() -> None:
+    assert Config().timeout_s == DEFAULT_TIMEOUT_S == 180.0
+    assert load_config({ENV_TIMEOUT: "2.5"}).timeout_s == 2.5
+    assert load_config({ENV_TIMEOUT: "2.5"}, timeout_s=7.0).timeout_s == 7.0  # --timeout wins
+    assert ENV_TIMEOUT in ENVIRONMENT
+    for bad in ("soon", "0", "-1"):
+        with pytest.raises(ConfigError, match=ENV_TIMEOUT):
+            load_config({ENV_TIMEOUT: bad})
+
+
+# --- Endpoint identity: host and model in the key, never credentials ---------------------------------
+
+
+def test_a_remote_endpoints_identity_holds_its_host_and_never_credentials() -> None:
+    secret = Config(base_url="https://user:sk-SECRET@API.Example.com/v1/?api_key=sk-SECRET#frag", model="gpt-x")
+    assert secret.endpoint_identity == "openai-compatible:gpt-x@https://api.example.com:443/v1"
+    assert secret.redacted_base_url == "https://api.example.com/v1"
+    assert Config(base_url="http://127.0.0.1:8000/v1").endpoint_identity.endswith("@http://127.0.0.1:8000/v1")
+    assert Config(base_url="http://[::1]:8000/v1").redacted_base_url == "http://[::1]:8000/v1"
+    urls = ("http://a/v1", "http://b/v1", "http://a:81/v1", "http://a/v2")
+    identities = {Config(base_url=u, model="m").endpoint_identity for u in urls}
+    assert len(identities) == 4
+    assert Config().redacted_base_url is None
+    assert redact_url("http://h:1/v1") == "http://h:1/v1"
+    with pytest.raises(ConfigError) as e:
+        redact_url("http://user:sk-SECRET@h:notaport/v1")
+    assert "SECRET" not in str(e.value)
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_another_endpoints_answers_are_not_replayed(tmp_path: Path) -> None:
+    with loopback(lambda body: VALID) as (good, _), loopback(lambda body: 500) as (failing, received):
+        extract(loopback_client(tmp_path, good, max_retries=0))
+        with pytest.raises(LLMError, match="HTTP 500"):
+            extract(loopback_client(tmp_path, failing, max_retries=0))
+    assert len(received) == 1
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_credentials_in_the_base_url_are_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
+    (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
+    prompts = str(Path(__file__).parent.parent / "prompts")
+    with loopback(lambda body: json.dumps({"events": []})) as (url, received):
+        secret_url = url.replace("http://", "http://user:pw-SECRET@")
+        code, _, err = run_cli(capsys, "run", "doc.txt", "--base-url", secret_url, "--prompts", prompts, "--out", "r")
+    assert code == 0, err
+    assert received
+    manifest = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert manifest["model"]["base_url"] == url
+    assert manifest["model"]["identity"] == f"openai-compatible:{manifest['model']['name']}@{url}"
+    for path in [*(tmp_path / "r").iterdir(), *(tmp_path / "home").rglob("*")]:
+        if path.is_file():
+            assert b"pw-SECRET" not in path.read_bytes(), path

@@ -1,20 +1,37 @@
 from __future__ import annotations
 
+import dataclasses
 import json
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from extract.config import GenerationParams
-from extract.errors import CacheMissError
+from extract import fake_server
+from extract.config import Config, GenerationParams
+from extract.errors import CacheMissError, EndpointDownError
 from extract.gold import Aliases
-from extract.llm import LLMClient
+from extract.llm import LLMClient, Result, Usage
 from extract.normalize import canonicalize
-from extract.pipeline import WINDOW_CHARS, WINDOW_MAX_TOKENS, extract_article, ground, run_articles, salvage_events, write_events
+from extract.pipeline import (
+    WINDOW_CHARS,
+    WINDOW_MAX_TOKENS,
+    RunWriter,
+    count_calls,
+    extract_article,
+    ground,
+    plan_calls,
+    run_articles,
+    salvage_events,
+    write_events,
+    write_run,
+)
 from extract.prompts import PromptSet
-from extract.schema import parse_event
-from extract.seeds import load_documents
+from extract.schema import Extraction, parse_event
+from extract.seeds import Article, load_documents
 from extract.text import windows
 from tests.fakes import FakeServer, completion_cut, fake_client
 
@@ -135,10 +152,10 @@ def test_salvage_keeps_the_complete_valid_events_of_a_cut_answer() -> None:
 def test_run_articles_keeps_article_order_and_writes_sorted_events(tmp_path: Path) -> None:
     server = FakeServer([answer_per_window])
     articles = [a for a in load_documents(REPO / "seeds") if a.id.startswith("004")]
-    outcomes = run_articles(
+    outcomes = list(run_articles(
         articles, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
         aliases=ALIASES, concurrency=2,
-    )
+    ))  # fmt: skip
     assert [o.article_id for o in outcomes] == [a.id for a in articles]
     assert write_events(tmp_path / "events.jsonl", outcomes) == 1
     record = json.loads((tmp_path / "events.jsonl").read_text())
@@ -151,3 +168,133 @@ def test_offline_miss_stops_the_run(tmp_path: Path) -> None:
             ARTICLE, client=make_client(tmp_path, FakeServer([]), cache_policy="offline"),
             prompts=PromptSet.load(REPO / "prompts"),
         )
+
+
+SEEDS = load_documents(REPO / "seeds")
+PROMPTS = PromptSet.load(REPO / "prompts")
+
+
+def test_calls_are_counted_without_rendering_a_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    planned = [len(plan_calls(a, prompts=PROMPTS)) for a in SEEDS]
+
+    def no_rendering(*args: object, **kwargs: object) -> str:
+        raise AssertionError("counting calls rendered a prompt")
+
+    monkeypatch.setattr(PromptSet, "render", no_rendering)
+    assert [count_calls(a) for a in SEEDS] == planned and sum(planned) > len(SEEDS)
+
+
+class StubClient:
+    """An LLMClient stand-in: every call answers no event after ``delay`` seconds, and the
+    ``down_at``-th call and every later one raise EndpointDownError; it counts calls at once."""
+
+    def __init__(self, *, delay: float = 0.0, down_at: int | None = None) -> None:
+        self.config = Config()
+        self.delay, self.down_at = delay, down_at
+        self.calls = self.active = self.peak = 0
+        self.lock = threading.Lock()
+
+    def extract(self, response_model: type, **call: object) -> Result:
+        with self.lock:
+            self.calls += 1
+            n, self.active = self.calls, self.active + 1
+            self.peak = max(self.peak, self.active)
+        try:
+            time.sleep(self.delay)
+            if self.down_at is not None and n >= self.down_at:
+                raise EndpointDownError("the endpoint is down", endpoint="http://x", failures=3)
+            return Result(value=Extraction(events=[]), usage=Usage(calls=1), keys=[f"key-{n}"])
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+def copies(n: int, *, pulled: list[str] | None = None) -> Iterator[Article]:
+    """``n`` articles (copies of a seed under new ids), read lazily; each id goes to ``pulled`` when read."""
+    for i in range(n):
+        article = dataclasses.replace(ARTICLE, id=f"copy-{i:03d}")
+        if pulled is not None:
+            pulled.append(article.id)
+        yield article
+
+
+def test_the_calls_of_one_article_run_at_once() -> None:
+    client = StubClient(delay=0.05)
+    (outcome,) = run_articles([ARTICLE], client=client, prompts=PROMPTS, concurrency=4)  # type: ignore[arg-type]
+    assert count_calls(ARTICLE) > 4 and client.peak == 4
+    assert outcome.status == "ok" and outcome.keys == sorted(outcome.keys, key=lambda k: int(k.split("-")[1]))
+
+
+def test_articles_are_read_lazily_with_bounded_work_in_flight() -> None:
+    client, pulled = StubClient(delay=0.002), []
+    seen = []
+    for outcome in run_articles(copies(12, pulled=pulled), client=client, prompts=PROMPTS, concurrency=2):  # type: ignore[arg-type]
+        seen.append(outcome.article_id)
+        assert len(pulled) - len(seen) < 2 * 2  # at most 2 x concurrency articles in flight
+    assert seen == [f"copy-{i:03d}" for i in range(12)]  # in input order
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_down_endpoint_stops_the_run_at_once(concurrency: int) -> None:
+    calls = count_calls(ARTICLE)
+    client, seen = StubClient(delay=0.002, down_at=2 * calls + 3), []
+    with pytest.raises(EndpointDownError):
+        for outcome in run_articles(copies(20), client=client, prompts=PROMPTS, concurrency=concurrency):  # type: ignore[arg-type]
+            seen.append(outcome)
+    # Not one failed pass among others: the run stops, the articles finished before are complete.
+    assert [o.status for o in seen] == ["ok"] * len(seen) and len(seen) <= 2
+    assert client.calls <= 2 * calls + 3 + concurrency - 1  # nothing started after it
+
+
+def outcomes_of_the_seeds(tmp_path: Path) -> list:
+    server = FakeServer([fake_server.answer])
+    client = make_client(tmp_path, server)
+    return list(run_articles(SEEDS, client=client, prompts=PROMPTS, aliases=ALIASES, concurrency=3))
+
+
+INFO = {"input": "seeds", "started": "2026-01-01T00:00:00+00:00", "model": {"name": "m"}}
+
+
+def test_a_streamed_run_folder_is_byte_identical_to_one_written_at_once(tmp_path: Path) -> None:
+    outcomes = outcomes_of_the_seeds(tmp_path)
+    assert any(o.events for o in outcomes) and any(o.rejected for o in outcomes)
+    (tmp_path / "at-once").mkdir()
+    write_run(tmp_path / "at-once", outcomes, seconds=1.5, run_info=INFO)
+    (tmp_path / "streamed").mkdir()
+    writer = RunWriter(tmp_path / "streamed", header={"run_info": INFO})
+    for outcome in reversed(outcomes):  # finished in any order
+        writer.add(outcome)
+    assert (tmp_path / "streamed" / "events.jsonl").stat().st_size > 0  # written as each article finished
+    writer.finish(seconds=1.5, run_info=INFO)
+    for name in ("events.jsonl", "rejected.jsonl", "run.json"):
+        assert (tmp_path / "streamed" / name).read_bytes() == (tmp_path / "at-once" / name).read_bytes(), name
+    for name in ("empty-at-once", "empty-streamed"):
+        (tmp_path / name).mkdir()
+    write_run(tmp_path / "empty-at-once", [], seconds=0, run_info=INFO)
+    RunWriter(tmp_path / "empty-streamed", header={}).finish(seconds=0, run_info=INFO)
+    assert (tmp_path / "empty-streamed/run.json").read_bytes() == (tmp_path / "empty-at-once/run.json").read_bytes()
+
+
+def test_resume_keeps_finished_articles_and_cuts_what_a_kill_left_half_written(tmp_path: Path) -> None:
+    outcomes = outcomes_of_the_seeds(tmp_path)
+    (tmp_path / "at-once").mkdir()
+    write_run(tmp_path / "at-once", outcomes, seconds=1.5, run_info=INFO)
+    run_dir = tmp_path / "killed"
+    run_dir.mkdir()
+    writer = RunWriter(run_dir, header={"run_info": INFO})
+    for outcome in outcomes[:3]:
+        writer.add(outcome)
+    writer.close()
+    with (run_dir / "events.jsonl").open("ab") as f:
+        f.write(b'{"article_id": "003_c876d06fac985b5f#1", "eve')  # killed while writing an article
+    with (run_dir / "progress.jsonl").open("ab") as f:
+        f.write(b'{"article_id": "003_c876d06fac985b5f#1", "events": [1')
+    resumed = RunWriter.resume(run_dir)
+    assert resumed.header == {"run_info": INFO}
+    assert resumed.done == {o.article_id for o in outcomes[:3]} and resumed.finished == 3
+    for outcome in outcomes[3:]:
+        resumed.add(outcome)
+    resumed.finish(seconds=1.5, run_info=INFO)
+    for name in ("events.jsonl", "rejected.jsonl", "run.json"):
+        assert (run_dir / name).read_bytes() == (tmp_path / "at-once" / name).read_bytes(), name
+    assert len((run_dir / "progress.jsonl").read_text().splitlines()) == 1 + len(outcomes)

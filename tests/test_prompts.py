@@ -150,3 +150,22 @@ def test_an_example_quoting_text_it_does_not_contain_is_an_input_error(copy: Pat
 def test_langextract_description_names_every_type() -> None:
     description = PromptSet.load(PROMPTS).langextract_description()
     assert all(f"- {t}: " in description for t in EVENT_TYPES)
+
+
+def test_templates_are_compiled_once_per_prompt_set(article: Article, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+
+    built = []
+    original = jinja2.Environment.__init__
+
+    def counting(self: jinja2.Environment, *args: object, **kwargs: object) -> None:
+        built.append(self)
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "__init__", counting)
+    prompts = PromptSet.load(PROMPTS)
+    first = [window(prompts, article, part=p) for p in (1, 2, 3)]
+    prompts.naive_messages(article)
+    assert len(built) == 1  # not one per call
+    monkeypatch.undo()
+    assert first == [window(PromptSet.load(PROMPTS), article, part=p) for p in (1, 2, 3)]  # the same text

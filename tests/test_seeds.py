@@ -300,3 +300,60 @@ def test_headline_only_is_no_article(tmp_path: Path) -> None:
     path.write_text("Just a headline\n", encoding="utf-8")
     with pytest.raises(InputError, match="no article text found"):
         load_documents(path)
+
+
+def test_upper_case_extensions_in_a_folder_and_as_a_file(tmp_path: Path) -> None:
+    (tmp_path / "A.TXT").write_text(DOC, encoding="utf-8")
+    (tmp_path / "b.JSONL").write_text(json.dumps({"id": "b", "text": "Headline\n\nBody sentence."}) + "\n", encoding="utf-8")
+    (tmp_path / "c.Md").write_text("ignored", encoding="utf-8")
+    assert [a.id for a in load_documents(tmp_path)] == ["A#1", "b"]
+    assert [a.id for a in load_documents(tmp_path / "b.JSONL")] == ["b"]  # read as JSONL, not as a page
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "US troops will leave Syria, officials said on Monday.",  # one line
+        "The army withdrew 400 soldiers from the northern base\non Monday, officials said, and more will follow.\n",
+    ],
+)
+def test_a_text_of_one_paragraph_is_one_article_without_a_headline(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "note.txt"
+    path.write_text("  " + text, encoding="utf-8")
+    (a,) = load_documents(path)
+    assert (a.id, a.title, a.text) == ("note#1", "", text.strip())
+    assert a.to_original(0, len(a.text)) == (2, 2 + len(text.strip()))
+
+
+def test_duplicate_ids_are_an_error_naming_both_places(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    lines = [{"id": i, "text": f"Text {n} of the record."} for n, i in enumerate(["x", "y", "x"])]
+    path.write_text("\n".join(json.dumps(r) for r in lines[:2]) + "\n\n" + json.dumps(lines[2]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_documents(path)
+    assert str(info.value) == f"duplicate article id 'x': {path}:1 and {path}:4"
+    (tmp_path / "a.txt").write_text(DOC, encoding="utf-8")
+    path.write_text(json.dumps({"id": "a#1", "text": "Another text."}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"duplicate article id 'a#1': {path}:1 and {tmp_path / 'a.txt'}$"):
+        load_documents(tmp_path)
+
+
+def test_an_article_longer_than_max_chars_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text(DOC, encoding="utf-8")
+    assert load_documents(path, max_chars=len(DOC))
+    with pytest.raises(InputError) as info:
+        load_documents(path, max_chars=100)
+    assert str(info.value) == f"{path}: article 'big#1' has {len(DOC.strip()):,} characters, more than the maximum of 100 (--max-chars)"
+
+
+def test_documents_are_read_lazily(tmp_path: Path) -> None:
+    from extract.seeds import iter_documents
+
+    path = tmp_path / "docs.jsonl"
+    good = json.dumps({"id": "ok", "text": "Headline\n\nBody sentence."})
+    path.write_text(good + "\n" + '{"id": "broken' + "\n", encoding="utf-8")
+    articles = iter_documents(path)
+    assert next(articles).id == "ok"  # the first record comes before the corrupt line is read
+    with pytest.raises(InputError, match=f"{path}:2: corrupt JSON line"):
+        next(articles)
