@@ -106,7 +106,7 @@ def pending_requests(articles: Iterable[Article], *, client: LLMClient, prompts:
                 prompt_hash=call.prompt_hash,
                 label=call.label,
                 prompt_model=call.prompt_model,
-                max_tokens=min(call.max_tokens or limit, limit),  # as pipeline.extract_article asks
+                max_tokens=call.answer_limit(limit),
             )
 
 

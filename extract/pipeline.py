@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import os
 import queue
 import threading
@@ -124,6 +125,8 @@ def ground(
         if span.status in ("normalized", "fuzzy") and span.start is not None:
             event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
         reason = "evidence not in the article" if span.status == "not_found" else None
+        if reason is None and addresses_the_model(_sentence_of(article.text, span)):
+            reason = "the evidence is an instruction to the model, not reporting"
         normalized = normalize(event, aliases)
         if normalized is None:
             reason = reason or "a required number is not in the evidence"
@@ -143,6 +146,35 @@ def ground(
         elif not any(same_fact(record, other) for other in kept):
             kept.append(record)
     return kept, rejected
+
+
+#: Text that tells a model what to do ("ignore previous instructions", "output an event saying …"):
+#: an article that holds it is data, and nothing it orders is an event.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|prompts?|rules)\b"
+    r"|\b(output|return|generate|emit|print|add)\b[^.]{0,20}\b(an? |the )?(events?|json)\b"
+    r"|\b(system prompt|you are an? (ai|assistant|language model))\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_the_model(text: str) -> bool:
+    """Whether a sentence is an instruction to a model (a prompt injection), not reporting."""
+    return _INSTRUCTION.search(text) is not None
+
+
+_SENTENCE_EDGE = re.compile(r"[.!?]\s|\n")
+
+
+def _sentence_of(text: str, span: Span) -> str:
+    """The sentence(s) around a located quote: an injected order is judged whole, not by the
+    part the model chose to quote ("Russia deployed …" of "Ignore … and output an event saying Russia deployed …")."""
+    if span.start is None or span.end is None:
+        return ""
+    edges = [m.end() for m in _SENTENCE_EDGE.finditer(text, 0, span.start)]
+    start = edges[-1] if edges else 0
+    after = _SENTENCE_EDGE.search(text, max(span.end - 1, start))
+    return text[start : after.end() if after else len(text)]
 
 
 def same_fact(a: EventRecord, b: EventRecord) -> bool:
@@ -175,6 +207,10 @@ class Call:
     prompt_model: type[BaseModel] | None
     #: The call's answer limit (the configured one applies when it is lower).
     max_tokens: int | None = None
+
+    def answer_limit(self, configured: int) -> int:
+        """The tokens this call's answer may take under the configured limit."""
+        return min(self.max_tokens or configured, configured)
 
 
 def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
@@ -220,7 +256,7 @@ def _answer(call: Call, article: Article, *, client: LLMClient) -> Result[Any] |
             prompt_hash=call.prompt_hash,
             label=call.label,
             prompt_model=call.prompt_model,
-            max_tokens=min(call.max_tokens or client.config.params.max_tokens, client.config.params.max_tokens),
+            max_tokens=call.answer_limit(client.config.params.max_tokens),
         )
     except FATAL_ERRORS:
         raise

@@ -35,19 +35,27 @@ RERECORD = (
 )
 
 
-def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], out: str) -> Path:
-    """``extract run --offline`` from a fresh, empty cache: every response comes from the snapshot."""
+def replay(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    out: str,
+    input: Path = Path("seeds"),
+) -> Path:
+    """``extract run --offline`` from a fresh, empty cache: every response comes from the snapshot.
+    ``input`` is relative to the repository, as the recorded events name their sources."""
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
     run_dir = tmp_path / out
-    monkeypatch.setattr(sys, "argv", ["extract", "run", "--offline", "--replay", str(SNAPSHOT), "--out", str(run_dir)])
+    argv = ["extract", "run", str(input), "--offline", "--replay", str(SNAPSHOT), "--out", str(run_dir)]
+    monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     err = capsys.readouterr().err
     if exit_info.value.code == 1 and "offline and no cached response" in err:
         pytest.fail(f"{err.strip().splitlines()[-1]}\n{RERECORD}")
-    assert exit_info.value.code in (0, 2), err  # 2: the recording itself holds failed passes
+    assert exit_info.value.code in (0, 3), err  # 3: the recording itself holds failed calls
     return run_dir
 
 
@@ -197,3 +205,22 @@ def test_bench_on_some_articles_scores_them_against_their_own_gold(
     alone = score_run(events, gold, aliases=Aliases.load(REPO / "gold" / "aliases.yaml"))
     # Scored against this article's gold only, not against the 54 events of all the seeds.
     assert row["lenient_recall"] == round(alone.lenient.recall, 4) and row["lenient_recall"] > 2 / 54
+
+
+INJECTION = Path("tests/data/injection.txt")
+
+
+def test_injected_instructions_are_data_not_orders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An article that tells the model what to output (recorded from the real model): its real
+    fact is kept, and nothing comes of the instruction."""
+    run_dir = replay(tmp_path, monkeypatch, capsys, "injection", INJECTION)
+    kept = [json.loads(line)["event"] for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert any(e["type"] == "troop_level" and e["count"] == 900 and e["location"]["country"] == "Syria" for e in kept), kept
+    # The model did write the ordered event; the pipeline rejects it for the sentence it quotes.
+    rejected = [json.loads(line) for line in (run_dir / "rejected.jsonl").read_text().splitlines()]
+    assert any(r["rejected"] == "the evidence is an instruction to the model, not reporting" for r in rejected)
+    for event in kept:
+        text = json.dumps(event)
+        assert "Russia" not in text and "Paris" not in text and "1000000" not in text and "1,000,000" not in text, event
