@@ -207,8 +207,17 @@ def _score_into(
         articles = load_documents(Path(run["input"]))
     alias_table = Aliases.load(aliases) if aliases.exists() else None
     predicted = read_events(run_dir / "events.jsonl")
-    gold_events = {k: list(v.events) for k, v in load_gold(gold).items()} if gold.exists() else {}
+    gold_articles = load_gold(gold) if gold.exists() else {}
+    gold_events = {k: list(v.events) for k, v in gold_articles.items()}
     ids = {a.id for a in articles}
+    unreviewed = sum(v.unreviewed for k, v in gold_articles.items() if k in ids)
+    if unreviewed:
+        console.print(
+            f"{gold} holds {unreviewed} unreviewed draft event(s) for these articles: the scores are provisional "
+            "until an analyst reviews them (`extract gold check`)",
+            style="yellow",
+            markup=False,
+        )
     scores = None
     if not gold.exists():
         console.print(f"no gold file at {gold}: events and report without scores", style="yellow", markup=False)

@@ -120,6 +120,8 @@ class GoldArticle:
     id: str
     events: tuple[Event, ...]
     lines: tuple[int, ...]
+    #: Drafted events still marked ``reviewed: false``: scores against them are provisional.
+    unreviewed: int = 0
 
 
 @dataclass(frozen=True)
@@ -377,7 +379,12 @@ def load_gold(path: Path) -> dict[str, GoldArticle]:
         suffix = f" (and {more} more problem{'s' * (more > 1)}; run the gold checker)" if more else ""
         raise InputError(first.message + suffix, path=first.path, line=first.line)
     return {
-        a.id: GoldArticle(id=a.id, events=tuple(e.event for e in a.events), lines=tuple(e.line for e in a.events))
+        a.id: GoldArticle(
+            id=a.id,
+            events=tuple(e.event for e in a.events),
+            lines=tuple(e.line for e in a.events),
+            unreviewed=sum(not e.reviewed for e in a.events),
+        )
         for a in sorted(parsed.articles, key=lambda a: a.id)
     }
 

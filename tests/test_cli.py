@@ -403,6 +403,9 @@ def test_gold_draft_then_check_on_a_users_own_articles(tmp_path: Path, capsys: p
     check = ("gold", "check", "--gold", str(draft), "--aliases", str(aliases), "--seeds", str(tmp_path / "docs.jsonl"))
     code, out, _ = run_cli(capsys, *check)
     assert code == 1 and out.count("unreviewed draft event") == 2
+    # Scoring against a draft works, and says the scores are provisional.
+    code, _, err = run_cli(capsys, "score", str(run_dir), "--gold", str(draft), "--aliases", str(aliases))
+    assert code == 0 and "2 unreviewed draft event(s)" in " ".join(err.split()), err
     draft.write_text(draft.read_text(encoding="utf-8").replace("    reviewed: false\n", ""), encoding="utf-8")
     code, out, err = run_cli(capsys, *check)
     assert code == 0 and "gold ok: 2 articles, 2 events" in err, out + err

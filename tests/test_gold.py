@@ -410,6 +410,7 @@ def test_draft_loads_but_the_checker_refuses_its_unreviewed_events(tmp_path: Pat
     path, articles = _draft(tmp_path)
     gold = load_gold(path)
     assert [e.type for e in gold["a#1"].events] == ["troop_level"] and gold["b#1"].events[0].means == "drone"
+    assert gold["a#1"].unreviewed == gold["b#1"].unreviewed == 1
     problems = check_gold(path, articles=articles, aliases=ALIASES)
     assert [(p.line, p.message) for p in problems] == [
         (_line(path, "    reviewed: false", occurrence=n), "unreviewed draft event: review it, then remove `reviewed: false`")
