@@ -99,15 +99,7 @@ def pending_requests(articles: Iterable[Article], *, client: LLMClient, prompts:
     limit = client.config.params.max_tokens
     for article in articles:
         for call in plan_calls(article, prompts=prompts):
-            yield client.pending(
-                call.response_model,
-                messages=call.messages,
-                article_id=article.id,
-                prompt_hash=call.prompt_hash,
-                label=call.label,
-                prompt_model=call.prompt_model,
-                max_tokens=call.answer_limit(limit),
-            )
+            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
 
 
 def export_batch(

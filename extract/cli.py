@@ -174,6 +174,14 @@ ReplayOption = Annotated[
     typer.Option(help=f"Read-only snapshot(s) of recorded responses (default: {DEFAULT_SNAPSHOT}, if present)."),
 ]
 NoReplayOption = Annotated[bool, typer.Option("--no-replay", help="Use no snapshot, only the cache.")]
+# Options that `run` and `batch export` share: a batch file must be built as the run will ask.
+ModeOption = Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")]
+LlamaCppOption = Annotated[
+    Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
+]
+SeedOption = Annotated[int, typer.Option(help="Sampling seed.")]
+TemperatureOption = Annotated[float, typer.Option(min=0.0)]
+PromptsOption = Annotated[Path, typer.Option("--prompts")]
 
 
 def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = False) -> ResponseCache:
@@ -395,21 +403,19 @@ def run(
         Optional[str], typer.Option(help=f"OpenAI-compatible endpoint (default: embedded model; env: {ENV_BASE_URL}).")
     ] = None,
     model: Annotated[Optional[str], typer.Option(help=f"Model name at --base-url (env: {ENV_MODEL}).")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
-    llama_cpp: Annotated[
-        Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
-    ] = None,
+    mode: ModeOption = None,
+    llama_cpp: LlamaCppOption = None,
     concurrency: Annotated[Optional[int], typer.Option(min=1, help="Calls in flight at once, within and across articles.")] = None,
     retries: Annotated[Optional[int], typer.Option(min=0, help="Retries on 429/5xx/timeouts (with backoff).")] = None,
     timeout: Annotated[
         Optional[float], typer.Option(min=0.001, help=f"Seconds to wait for one answer (default: {DEFAULT_TIMEOUT_S:g}; env: {ENV_TIMEOUT}).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
-    temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
+    seed: SeedOption = GenerationParams.seed,
+    temperature: TemperatureOption = GenerationParams.temperature,
     max_tokens: Annotated[
         int, typer.Option(min=16, help=f"Answer limit per call (a window's answer is held to at most {WINDOW_MAX_TOKENS}).")
     ] = GenerationParams.max_tokens,
-    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    prompts_dir: PromptsOption = Path("prompts"),
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
@@ -523,7 +529,7 @@ def bench(
     strategies: Annotated[str, typer.Option(help="Comma-separated: naive, langextract, extract.")] = ",".join(STRATEGIES),
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
-    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    prompts_dir: PromptsOption = Path("prompts"),
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
     gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
@@ -826,14 +832,12 @@ def batch_export(
         Optional[str], typer.Option(help=f"The endpoint `extract run` will name (its identity only: nothing is sent; env: {ENV_BASE_URL}).")
     ] = None,
     model: Annotated[Optional[str], typer.Option(help=f"Model name in every request body (env: {ENV_MODEL}).")] = None,
-    mode: Annotated[Optional[str], typer.Option(help="instructor mode, e.g. json_schema_mode, tool_call.")] = None,
-    llama_cpp: Annotated[
-        Optional[bool], typer.Option("--llama-cpp/--no-llama-cpp", help="Send the schema as llama.cpp's server wants it.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = GenerationParams.seed,
-    temperature: Annotated[float, typer.Option(min=0.0)] = GenerationParams.temperature,
+    mode: ModeOption = None,
+    llama_cpp: LlamaCppOption = None,
+    seed: SeedOption = GenerationParams.seed,
+    temperature: TemperatureOption = GenerationParams.temperature,
     max_tokens: Annotated[int, typer.Option(min=16, help="Answer limit per call, as `extract run`'s.")] = GenerationParams.max_tokens,
-    prompts_dir: Annotated[Path, typer.Option("--prompts")] = Path("prompts"),
+    prompts_dir: PromptsOption = Path("prompts"),
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
 ) -> None:

@@ -32,7 +32,6 @@ from extract.config import WINDOW_MAX_TOKENS
 from extract.errors import (
     CacheMissError,
     ConfigError,
-    EndpointDownError,
     InvalidOutputError,
     LLMError,
     ServerUnreachableError,
@@ -208,9 +207,17 @@ class Call:
     #: The call's answer limit (the configured one applies when it is lower).
     max_tokens: int | None = None
 
-    def answer_limit(self, configured: int) -> int:
-        """The tokens this call's answer may take under the configured limit."""
-        return min(self.max_tokens or configured, configured)
+    def arguments(self, article_id: str, *, max_tokens: int) -> dict[str, Any]:
+        """The keyword arguments of ``LLMClient.extract``/``pending`` after the response model;
+        ``max_tokens`` is the configured limit, which wins when lower than the call's own."""
+        return {
+            "messages": self.messages,
+            "article_id": article_id,
+            "prompt_hash": self.prompt_hash,
+            "label": self.label,
+            "prompt_model": self.prompt_model,
+            "max_tokens": min(self.max_tokens or max_tokens, max_tokens),
+        }
 
 
 def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
@@ -240,7 +247,7 @@ def count_calls(article: Article) -> int:
 
 
 #: Errors after which no other call can succeed either: they stop the whole run.
-FATAL_ERRORS = (CacheMissError, ServerUnreachableError, EndpointDownError)
+FATAL_ERRORS = (CacheMissError, ServerUnreachableError)  # EndpointDownError is a ServerUnreachableError
 
 
 def _answer(call: Call, article: Article, *, client: LLMClient) -> Result[Any] | LLMError:
@@ -250,13 +257,7 @@ def _answer(call: Call, article: Article, *, client: LLMClient) -> Result[Any] |
     """
     try:
         return client.extract(
-            call.response_model,
-            messages=call.messages,
-            article_id=article.id,
-            prompt_hash=call.prompt_hash,
-            label=call.label,
-            prompt_model=call.prompt_model,
-            max_tokens=call.answer_limit(client.config.params.max_tokens),
+            call.response_model, **call.arguments(article.id, max_tokens=client.config.params.max_tokens)
         )
     except FATAL_ERRORS:
         raise

@@ -1,15 +1,21 @@
-"""A fake OpenAI-compatible server at the HTTP boundary (httpx.MockTransport)."""
+"""Fakes at the HTTP boundary: an httpx.MockTransport server, a loopback server, and the CLI as a function."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from extract import cli
 from extract.cache import ResponseCache
 from extract.config import Config
 from extract.llm import LLMClient
@@ -74,3 +80,58 @@ def fake_client(tmp_path: Path, server: FakeServer, **changes: object) -> LLMCli
         model_identity="test-model",
         http_client=server.client(),
     )
+
+
+Answer = Callable[[dict], "str | int | None"]
+
+
+@contextmanager
+def loopback(answer: Answer) -> Iterator[tuple[str, list[dict]]]:
+    """A fake OpenAI-compatible server on 127.0.0.1: ``answer(body)`` gives the content, an HTTP
+    status to fail with, or None to never answer. Yields the base URL and the bodies received."""
+    bodies: list[dict] = []
+    hold = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            bodies.append(body)
+            reply = answer(body)
+            if reply is None:
+                hold.wait(30)  # accepted, never answered
+                return
+            status, payload = (reply, {"error": {"message": "boom"}}) if isinstance(reply, int) else (200, completion(reply))
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
+    finally:
+        hold.set()
+        server.shutdown()
+        server.server_close()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    old = sys.argv
+    sys.argv = ["extract", *args]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    finally:
+        sys.argv = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from extract import cli
 from extract.batch import BATCH_URL
-from tests.fakes import completion
+from tests.fakes import completion, loopback, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLES = [
@@ -52,61 +46,6 @@ def fake_answer(body: dict) -> str:
     quote = next((s for s in sentences if s in window), "")
     event = {"type": "mission_change", "evidence": quote, "force": "US", "new_role": "advise", "status": "planned"}
     return json.dumps({"events": [event] if quote else []})
-
-
-Answer = Callable[[dict], "str | int | None"]
-
-
-@contextmanager
-def loopback(answer: Answer) -> Iterator[tuple[str, list[dict]]]:
-    """A fake OpenAI-compatible server on 127.0.0.1: ``answer(body)`` gives the content, an HTTP
-    status to fail with, or None to never answer. Yields the base URL and the bodies received."""
-    bodies: list[dict] = []
-    hold = threading.Event()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            bodies.append(body)
-            reply = answer(body)
-            if reply is None:
-                hold.wait(30)  # accepted, never answered
-                return
-            status, payload = (reply, {"error": {"message": "boom"}}) if isinstance(reply, int) else (200, completion(reply))
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", bodies
-    finally:
-        hold.set()
-        server.shutdown()
-        server.server_close()
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["extract", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
 from extract.pipeline import count_calls, plan_calls
 from extract.prompts import PromptSet
 from extract.seeds import load_documents
-from tests.fakes import completion
+from tests.fakes import completion, run_cli
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
@@ -76,19 +76,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "")
     return tmp_path
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    old = sys.argv
-    sys.argv = ["extract", *args]
-    try:
-        cli.main()
-    except SystemExit as e:
-        code = int(e.code or 0)
-    finally:
-        sys.argv = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_line_error(err: str) -> str:

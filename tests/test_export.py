@@ -12,7 +12,8 @@ import pytest
 from extract.errors import ConfigError
 from extract.export import COLUMNS, EXPORT_FORMAT, export_run, run_rows
 from extract.schema import EVENTS_FORMAT
-from tests.test_cli import one_line_error, run_cli
+from tests.fakes import run_cli
+from tests.test_cli import one_line_error
 
 TROOPS = "The coalition has 3,000 troops in Iraq."
 ATTACK = "A drone struck the airport in Baghdad, killing two."

@@ -27,7 +27,7 @@ from extract.errors import (
 from extract.llm import RESUME_HINT, LLMClient
 from extract.schema import AnyEvents, Extraction
 from tests.fakes import FakeServer, fake_client
-from tests.test_batch import loopback, run_cli
+from tests.fakes import loopback, run_cli
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},
@@ -322,17 +322,23 @@ def test_attempts_are_bounded_by_retries_alone(tmp_path: Path, status: int, retr
     assert len(received) == attempts == e.value.attempts  # the SDK's own retries are off: nothing multiplies
 
 
-@pytest.mark.enable_socket
-@pytest.mark.allow_hosts(["127.0.0.1"])
-def test_a_run_against_a_hung_server_fails_within_seconds_with_a_resume_hint(
-    tmp_path: Path, hung_server: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A folder holding one short article (doc.txt) and a private cache; gives the repository's prompts."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
+    return str(Path(__file__).parent.parent / "prompts")
+
+
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_run_against_a_hung_server_fails_within_seconds_with_a_resume_hint(
+    prompts: str, hung_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     started = time.monotonic()
     code, _, err = run_cli(capsys, "run", "doc.txt", "--base-url", hung_server, "--timeout", "0.5", "--prompts",
-                           str(Path(__file__).parent.parent / "prompts"), "--out", "r")  # fmt: skip
+                           prompts, "--out", "r")  # fmt: skip
     assert code == 1 and time.monotonic() - started < 15
     line = [x for x in err.splitlines() if x.strip()][-1]
     assert line.startswith("error: no answer within 0.5s") and line.endswith(RESUME_HINT), err
@@ -341,12 +347,8 @@ def test_a_run_against_a_hung_server_fails_within_seconds_with_a_resume_hint(
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_a_run_against_an_always_500_server_makes_one_plus_retries_attempts_per_call(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    prompts: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
-    (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
-    prompts = str(Path(__file__).parent.parent / "prompts")
     with loopback(lambda body: 500) as (url, received):
         args = ["run", "doc.txt", "--base-url", url, "--retries", "1", "--prompts", prompts, "--out", "r"]
         code, _, err = run_cli(capsys, *args)
@@ -398,12 +400,8 @@ def test_another_endpoints_answers_are_not_replayed(tmp_path: Path) -> None:
 @pytest.mark.enable_socket
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_credentials_in_the_base_url_are_not_written(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    prompts: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
-    (tmp_path / "doc.txt").write_text("Headline\n\nThe US has about 2,500 troops in Iraq, officials said.\n")
-    prompts = str(Path(__file__).parent.parent / "prompts")
     with loopback(lambda body: json.dumps({"events": []})) as (url, received):
         secret_url = url.replace("http://", "http://user:pw-SECRET@")
         code, _, err = run_cli(capsys, "run", "doc.txt", "--base-url", secret_url, "--prompts", prompts, "--out", "r")
