@@ -7,7 +7,7 @@ from typing import Literal
 
 from rapidfuzz import fuzz
 
-from extract.seeds import Article
+from extract.documents import Article
 from extract.text import STRAIGHT_QUOTES
 
 AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]

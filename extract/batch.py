@@ -11,7 +11,6 @@ which never evicts) until its answer is stored.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -28,16 +27,12 @@ from extract.files import read_jsonl
 from extract.llm import LLMClient, Request
 from extract.pipeline import plan_calls
 from extract.prompts import PromptSet
-from extract.seeds import Article
-from extract.server import MODEL_IDENTITY
+from extract.documents import Article
+from extract.server import model_identity
+from extract.task import load_task
 
 #: The endpoint every line of a batch input file names.
 BATCH_URL = "/v1/chat/completions"
-
-
-def model_identity(config: Config) -> str:
-    """The configured model's identity in the cache keys: the embedded GGUF's sha256, or the endpoint's."""
-    return MODEL_IDENTITY if config.embedded else config.endpoint_identity
 
 
 def _no_model() -> str:
@@ -63,9 +58,9 @@ class PendingStore:
             self._index = diskcache.Index(str(self.directory))
         return self._index
 
-    def put(self, request: Request) -> None:
-        model = f"{request.response_model.__module__}:{request.response_model.__qualname__}"
-        self.index[request.key] = canonical_json({"info": request.info, "response_model": model})
+    def put(self, request: Request, *, task: str | None) -> None:
+        """Remember an exported request with the task whose response model validates its answer."""
+        self.index[request.key] = canonical_json({"info": request.info, "task": task})
 
     def get(self, key: str) -> Request | None:
         """The request exported under ``key`` (its body is not kept: import does not need it)."""
@@ -73,10 +68,10 @@ class PendingStore:
         if entry is None:
             return None
         data = json.loads(entry)
-        module, _, name = data["response_model"].partition(":")
-        if module != "extract" and not module.startswith("extract."):
-            raise ConfigError(f"pending request {key[:12]} names a response model outside extract: {module}")
-        return Request(key=key, body={}, info=data["info"], response_model=getattr(importlib.import_module(module), name))
+        if "task" not in data:
+            raise ConfigError(f"pending request {key[:12]} was exported by an older extract: export it again")
+        model = load_task(data["task"]).extraction_model
+        return Request(key=key, body={}, info=data["info"], response_model=model)
 
     def remove(self, key: str) -> None:
         self.index.pop(key, None)
@@ -103,10 +98,17 @@ def pending_requests(articles: Iterable[Article], *, client: LLMClient, prompts:
 
 
 def export_batch(
-    articles: Iterable[Article], out: Path, *, client: LLMClient, prompts: PromptSet, pending: PendingStore
+    articles: Iterable[Article],
+    out: Path,
+    *,
+    client: LLMClient,
+    prompts: PromptSet,
+    pending: PendingStore,
+    task_spec: str | None = None,
 ) -> ExportSummary:
     """Write every planned call the cache does not answer yet as one batch input line (custom_id: the
-    cache key; body: the exact request), and remember it in ``pending``. Sends nothing."""
+    cache key; body: the exact request), and remember it in ``pending`` with the task that names it
+    (``task_spec``, as ``load_task`` takes it; None for the built-in task). Sends nothing."""
     calls = answered = 0
     keys: set[str] = set()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +121,7 @@ def export_batch(
                     answered += 1
                 elif request.key not in keys:  # identical windows are one request (custom_ids are unique)
                     keys.add(request.key)
-                    pending.put(request)
+                    pending.put(request, task=task_spec)
                     line = {"custom_id": request.key, "method": "POST", "url": BATCH_URL, "body": request.body}
                     f.write(canonical_json(line) + "\n")
     except BaseException:

@@ -8,6 +8,7 @@ replay prints the same table; the harness overhead is measured only when calls a
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import random
@@ -18,18 +19,21 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from extract.align import align
 from extract.config import STRATEGIES
 from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.llm import LLMClient, Usage
 from extract.pipeline import ArticleOutcome, EventRecord, extract_article, write_run
 from extract.prompts import PromptSet
-from extract.schema import Event, Extraction
+from extract.schema import Event
 from extract.score import Scores, paired_tests, score_run
-from extract.seeds import Article
+from extract.documents import Article
+
+if TYPE_CHECKING:
+    from extract.api import Extractor
 
 BENCH_FORMAT = "extract.bench/1"
 
@@ -55,7 +59,7 @@ def naive_article(article: Article, *, client: LLMClient, prompts: PromptSet) ->
     started = time.monotonic()
     try:
         result = client.extract(
-            Extraction,
+            prompts.task.extraction_model,
             messages=prompts.naive_messages(article),
             article_id=article.id,
             prompt_hash=prompts.hash_of("naive"),
@@ -86,7 +90,7 @@ def source_article(article: Article, *, source: EventSource, keys: list[str]) ->
         setattr(outcome.usage, name, getattr(source.usage, name) - getattr(before, name))
     outcome.keys = keys[first_key:]
     if invalid:
-        outcome.errors.append(f"{invalid} extraction(s) did not map onto schema v1")
+        outcome.errors.append(f"{invalid} extraction(s) did not map onto the schema")
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -163,6 +167,27 @@ def extract_runner(
 ) -> Callable[[Article], ArticleOutcome]:
     """The project's strategy (``pipeline.extract_article`` with its defaults) for one article."""
     return lambda article: extract_article(article, client=client, prompts=prompts, aliases=aliases)
+
+
+def strategy_runner(name: str, extractor: Extractor) -> Callable[[Article], ArticleOutcome]:
+    """One strategy of the benchmark for one article, on the extractor's model, cache and prompts."""
+    client, prompts = extractor.client, extractor.prompts
+    if name == "naive":
+        return functools.partial(naive_article, client=client, prompts=prompts)
+    if name == "extract":
+        return extract_runner(client=client, prompts=prompts, aliases=extractor.aliases)
+    from extract.llm import RecordingTransport
+
+    try:
+        from extract.lx import LangExtract
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"the langextract baseline needs {e.name}: pip install -e '.[bench]'") from e
+    transport = RecordingTransport(
+        extractor.config, cache=extractor.cache, endpoint=extractor.endpoint, model_identity=extractor.identity,
+        label="langextract", prompt_hash=prompts.hash_of("langextract"),
+    )  # fmt: skip
+    source = LangExtract(extractor.config, prompts=prompts, transport=transport)
+    return functools.partial(source_article, source=source, keys=transport.keys)
 
 
 def score_strategies(
@@ -371,7 +396,7 @@ def scale_benchmark(
     from extract.cache import ResponseCache
     from extract.config import Config
     from extract.pipeline import RunWriter, count_calls, run_articles
-    from extract.seeds import iter_documents
+    from extract.documents import iter_documents
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="extract-scale-") as tmp, fake_server(delay) as url:

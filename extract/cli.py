@@ -23,8 +23,6 @@ import typer
 from rich.console import Console
 
 from extract.config import (
-    DEFAULT_ALIASES_PATH,
-    DEFAULT_GOLD_PATH,
     DEFAULT_TIMEOUT_S,
     ENV_BASE_URL,
     ENV_MODEL,
@@ -37,6 +35,8 @@ from extract.config import (
     Config,
     GenerationParams,
     Price,
+    default_gold,
+    default_input,
     load_config,
 )
 from extract.errors import (
@@ -50,17 +50,16 @@ from extract.errors import (
     ExtractError,
     RunStoppedError,
 )
-from extract.seeds import MAX_CHARS
+from extract.documents import MAX_CHARS
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
     from rich.text import Text
 
+    from extract.api import Extractor
     from extract.cache import ResponseCache
-    from extract.gold import Aliases
+    from extract.documents import Article
     from extract.pipeline import ArticleOutcome, RunWriter
-    from extract.prompts import PromptSet
-    from extract.seeds import Article
 
 
 def _epilog() -> str:
@@ -79,14 +78,15 @@ app.add_typer(gold_app, name="gold")
 console = Console(stderr=True)
 out = Console()
 
-DEFAULT_SNAPSHOT = Path("tests/recordings/responses.jsonl")
+#: The distribution's name on PyPI (the import name and the command are ``extract``).
+DISTRIBUTION = "extract-events"
 
 
 def _package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
-        return version("extract")
+        return version(DISTRIBUTION)
     except PackageNotFoundError:
         return "0+unknown"
 
@@ -128,50 +128,33 @@ def _progress(**columns: bool) -> Progress:
     )
 
 
-def _assemble(config: Config, bar: Progress) -> Path:
-    """The embedded model's GGUF, assembled on first use with a progress bar."""
-    from extract.server import ensure_model
-
+def _hooks(bar: Progress) -> dict[str, Any]:
+    """The Extractor's set-up callbacks, shown on the console: the model assembled (once), the server started."""
     task: TaskID | None = None
 
-    def progress(done: int, total: int) -> None:
+    def on_assemble(done: int, total: int) -> None:
         nonlocal task
         if task is None:
-            console.print(f"assembling the embedded model into {config.model_dir} (once)", markup=False, highlight=False)
+            console.print("assembling the embedded model (once)", markup=False, highlight=False)
             task = bar.add_task("assembling model", total=total)
         bar.update(task, completed=done)
 
-    return ensure_model(config.model_dir, progress=progress)
-
-
-@contextlib.contextmanager
-def _endpoint(config: Config, bar: Progress) -> Iterator[Callable[[], str]]:
-    """Yield a function giving the base URL; for the embedded model it starts the server lazily."""
-    if not config.embedded:
-        yield lambda: str(config.base_url)
-        return
-    from extract.server import EmbeddedServer
-
-    server: EmbeddedServer | None = None
-
-    def start() -> str:
-        nonlocal server
-        path = _assemble(config, bar)
+    def on_start() -> None:
         console.print("[dim]starting the embedded llama.cpp server…[/dim]")
-        server = EmbeddedServer(path, n_ctx=config.n_ctx, threads=config.server_threads)
-        server.start()
-        return server.base_url
 
-    try:
-        yield start
-    finally:
-        if server is not None:
-            server.stop()
+    return {"on_assemble": on_assemble, "on_start": on_start}
+
+
+def _required(path: Path | None, what: str, option: str) -> Path:
+    """A default that exists only inside this repository; elsewhere the user must give it."""
+    if path is None:
+        raise ConfigError(f"no {what} given: pass {option} (the default exists only in the extract repository)")
+    return path
 
 
 ReplayOption = Annotated[
     Optional[list[Path]],
-    typer.Option(help=f"Read-only snapshot(s) of recorded responses (default: {DEFAULT_SNAPSHOT}, if present)."),
+    typer.Option(help="Read-only snapshot(s) of recorded responses (default: the repository's recording, inside it)."),
 ]
 NoReplayOption = Annotated[bool, typer.Option("--no-replay", help="Use no snapshot, only the cache.")]
 # Options that `run` and `batch export` share: a batch file must be built as the run will ask.
@@ -181,95 +164,52 @@ LlamaCppOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option(help="Sampling seed.")]
 TemperatureOption = Annotated[float, typer.Option(min=0.0)]
-PromptsOption = Annotated[Path, typer.Option("--prompts")]
+PromptsOption = Annotated[Optional[Path], typer.Option("--prompts", help="Prompt folder (default: the task's).")]
+AliasesOption = Annotated[Optional[Path], typer.Option(help="Alias table (default: the task's).")]
+TaskOption = Annotated[
+    Optional[str], typer.Option(help="A task folder (see `extract init`) or module (default: the built-in military task).")
+]
+InputArgument = Annotated[
+    Optional[Path], typer.Argument(help="A .txt file, a .jsonl file or a folder of them (default: the repository's seeds).")
+]
+GoldOption = Annotated[
+    Optional[Path], typer.Option(help="Gold file to score against (default: the repository's gold/events.yaml).")
+]
+
+
+def _snapshots(replay: list[Path] | None, *, no_replay: bool) -> list[Path] | None:
+    """The snapshots the options name: none with --no-replay, None (the default) when not given."""
+    return [] if no_replay else (replay or None)
 
 
 def _make_cache(config: Config, replay: list[Path] | None, *, no_replay: bool = False) -> ResponseCache:
     """The response cache, layered over the given snapshots (or the repository's recording)."""
-    from extract.cache import ResponseCache
+    from extract.api import open_cache
 
-    if no_replay:
-        snapshots = []
-    elif not replay:
-        snapshots = [DEFAULT_SNAPSHOT] if DEFAULT_SNAPSHOT.is_file() else []
-    else:
-        missing = [str(p) for p in replay if not p.is_file()]
-        if missing:
-            raise ConfigError(f"no snapshot at {', '.join(missing)}")
-        snapshots = replay
-    return ResponseCache(config.cache_dir, snapshots=snapshots)
+    return open_cache(config, snapshots=_snapshots(replay, no_replay=no_replay))
 
 
 def _score_into(
-    run_dir: Path, *, gold: Path, aliases: Path, articles: list[Article] | None = None, summary: bool = True
+    run_dir: Path, *, gold: Path | None, aliases: Path | None, articles: list[Article] | None = None, summary: bool = True
 ) -> dict[str, Any] | None:
-    """Score a run folder against the gold of its own articles and write its reports; a run whose
-    articles have no gold still gets report.html of its events. ``articles`` saves reloading them."""
-    from extract.gold import Aliases, load_gold
-    from extract.report import print_summary, read_rejected, render_html, render_markdown
-    from extract.score import read_events, score_run
-    from extract.seeds import load_documents
+    """``api.score_folder`` with its warnings and summary on the console; the scores as JSON, if any."""
+    from extract.api import score_folder
+    from extract.report import print_summary
 
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    if articles is None:
-        articles = load_documents(Path(run["input"]))
-    alias_table = Aliases.load(aliases) if aliases.exists() else None
-    predicted = read_events(run_dir / "events.jsonl")
-    gold_articles = load_gold(gold) if gold.exists() else {}
-    gold_events = {k: list(v.events) for k, v in gold_articles.items()}
-    ids = {a.id for a in articles}
-    unreviewed = sum(v.unreviewed for k, v in gold_articles.items() if k in ids)
-    if unreviewed:
-        console.print(
-            f"{gold} holds {unreviewed} unreviewed draft event(s) for these articles: the scores are provisional "
-            "until an analyst reviews them (`extract gold check`)",
-            style="yellow",
-            markup=False,
-        )
-    scores = None
-    if not gold.exists():
-        console.print(f"no gold file at {gold}: events and report without scores", style="yellow", markup=False)
-    elif not ids & set(gold_events):
-        console.print(
-            f"no gold in {gold} for the {len(ids)} article(s) of this input: events and report without scores",
-            style="yellow",
-            markup=False,
-        )
-    else:
-        if alias_table is None:
-            raise ConfigError(f"no alias table at {aliases}; scoring needs one (--aliases)")
-        scores = score_run(predicted, gold_events, aliases=alias_table, articles=articles)
-    written = ["report.html"]
-    stale = [run_dir / "scores.json", run_dir / "report.md"]
-    if scores is not None:
-        data = scores.to_json()
-        stale[0].write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-        stale[1].write_text(render_markdown(scores), encoding="utf-8")
-        written = ["scores.json", "report.md", *written]
-    else:
-        for path in stale:  # scores of an earlier scoring would no longer describe this run
-            path.unlink(missing_ok=True)
-    html = render_html(
-        scores,
-        articles=articles,
-        predicted=predicted,
-        gold={k: v for k, v in gold_events.items() if k in ids} if scores is not None else None,
-        rejected=read_rejected(run_dir / "rejected.jsonl"),
-        run=run,
-        aliases=alias_table,
-    )
-    (run_dir / "report.html").write_text(html, encoding="utf-8")
-    if scores is not None:
+    scored = score_folder(run_dir, gold=gold, aliases=aliases, articles=articles)
+    for warning in scored.warnings:
+        console.print(warning, style="yellow", markup=False)
+    if scored.scores is not None:
         if summary:
-            print_summary(scores, out)
-        if scores.gold_not_in_input:
+            print_summary(scored.scores, out)
+        if scored.scores.gold_not_in_input:
             console.print(
-                f"gold articles not in this input (not scored): {', '.join(scores.gold_not_in_input)}",
+                f"gold articles not in this input (not scored): {', '.join(scored.scores.gold_not_in_input)}",
                 markup=False,
                 highlight=False,
             )
-    console.print(f"wrote {run_dir}/{', '.join(written)}", markup=False, highlight=False)
-    return data if scores is not None else None
+    console.print(f"wrote {run_dir}/{', '.join(scored.written)}", markup=False, highlight=False)
+    return scored.scores.to_json() if scored.scores is not None else None
 
 
 def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
@@ -289,35 +229,19 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
 
 
 def _extract(
-    articles: Iterable[Article],
-    *,
-    planned: tuple[int, int],
-    writer: RunWriter,
-    config: Config,
-    cache: ResponseCache,
-    prompts: PromptSet,
-    aliases: Aliases | None,
-    identity: str,
+    articles: Iterable[Article], *, planned: tuple[int, int], writer: RunWriter, extractor: Extractor, bar: Progress
 ) -> None:
-    """Make the calls of ``planned`` (articles, calls) with a progress display, starting the server if
-    needed; each finished article goes into the run folder at once."""
-    from extract.llm import LLMClient
-    from extract.pipeline import run_articles
-
+    """Make the calls of ``planned`` (articles, calls) with a progress display (``bar``, which the
+    extractor's set-up hooks also show); each finished article goes into the run folder at once."""
     count, calls = planned
-    with _progress() as bar, _endpoint(config, bar) as endpoint:
-        client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=identity)
+    with bar:
         task = bar.add_task(f"{count} articles, {calls} calls", total=calls)
         before = f"; {writer.finished} finished before" if writer.finished else ""
         console.print(
             f"extracting {count} articles ({calls} calls, one per window{before}) into {writer.run_dir}",
             markup=False, highlight=False,
         )
-        outcomes = run_articles(
-            articles, client=client, prompts=prompts, aliases=aliases, concurrency=config.concurrency,
-            on_pass=lambda _: bar.advance(task),
-        )  # fmt: skip
-        for outcome in outcomes:
+        for outcome in extractor.run(articles, on_call=lambda _: bar.advance(task)):
             writer.add(outcome)
             console.print(_outcome_line(outcome), highlight=False)
 
@@ -355,7 +279,7 @@ def _run_folder(path: Path, *, resume: bool = False) -> Iterator[Path]:
 #: The options a resumed run takes over from the run it goes on with, unless given again (in
 #: ``run``'s parameter order): what it reads, asks and scores with.
 RESUMED = (
-    "input", "base_url", "model", "mode", "llama_cpp", "seed", "temperature", "max_tokens", "prompts_dir",
+    "input", "task", "base_url", "model", "mode", "llama_cpp", "seed", "temperature", "max_tokens", "prompts_dir",
     "replay", "no_replay", "gold", "aliases", "price", "max_chars",
 )  # fmt: skip
 
@@ -374,7 +298,7 @@ def _resumed_options(ctx: typer.Context, saved: dict[str, Any]) -> dict[str, Any
     for name, value in saved.items():
         source = ctx.get_parameter_source(name)  # typer's own click: compared by name
         if name in RESUMED and (source is None or source.name in ("DEFAULT", "DEFAULT_MAP")):
-            if name in paths:
+            if name in paths and value is not None:
                 value = Path(value)
             elif name == "replay" and value is not None:
                 value = [Path(v) for v in value]
@@ -395,10 +319,11 @@ def _check_resumable(run_dir: Path, saved: dict[str, Any], info: dict[str, Any])
 @app.command()
 def run(
     ctx: typer.Context,
-    input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
+    input: InputArgument = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default: a new one under runs/).")] = None,
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
+    task: TaskOption = None,
     base_url: Annotated[
         Optional[str], typer.Option(help=f"OpenAI-compatible endpoint (default: embedded model; env: {ENV_BASE_URL}).")
     ] = None,
@@ -415,11 +340,11 @@ def run(
     max_tokens: Annotated[
         int, typer.Option(min=16, help=f"Answer limit per call (a window's answer is held to at most {WINDOW_MAX_TOKENS}).")
     ] = GenerationParams.max_tokens,
-    prompts_dir: PromptsOption = Path("prompts"),
+    prompts_dir: PromptsOption = None,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
-    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
-    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
+    gold: GoldOption = None,
+    aliases: AliasesOption = None,
     price: Annotated[
         Optional[str], typer.Option(help=f"USD per million prompt,completion tokens, for the report's cost (env: {ENV_PRICE}).")
     ] = None,
@@ -435,17 +360,16 @@ def run(
     policy = _cache_policy(offline=offline, refresh=refresh)
     if resume is not None and out_dir is not None:
         raise typer.BadParameter("--resume names the run folder already", param_hint="'--out' / '--resume'")
-    from extract.gold import Aliases
-    from extract.pipeline import RunWriter, count_calls
-    from extract.prompts import PromptSet
-    from extract.seeds import iter_documents
-    from extract.server import MODEL_IDENTITY
+    from extract.api import Extractor
+    from extract.documents import iter_documents
+    from extract.pipeline import RunWriter
 
     params, header = ctx.params, RunWriter.read_header(resume) if resume is not None else None
     if header is not None:
         params = {**params, **_resumed_options(ctx, header["options"])}
-    input, base_url, model, mode, llama_cpp, seed, temperature, max_tokens, prompts_dir = (params[k] for k in RESUMED[:9])
-    replay, no_replay, gold, aliases, price, max_chars = (params[k] for k in RESUMED[9:])
+    input, task, base_url, model, mode, llama_cpp, seed, temperature, max_tokens, prompts_dir = (params[k] for k in RESUMED[:10])
+    replay, no_replay, gold, aliases, price, max_chars = (params[k] for k in RESUMED[10:])
+    input = _required(input or default_input(), "input", "INPUT")
     config = load_config(
         base_url=base_url,
         model=model,
@@ -458,20 +382,18 @@ def run(
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
         price=Price.parse(price) if price is not None else None,
     )
-    prompts = PromptSet.load(prompts_dir)
-    identity = MODEL_IDENTITY if config.embedded else config.endpoint_identity
+    bar = _progress()
+    extractor = Extractor(
+        config, task=task, prompts=prompts_dir, aliases=aliases, snapshots=_snapshots(replay, no_replay=no_replay),
+        **_hooks(bar),
+    )  # fmt: skip
     started, wall = datetime.now(timezone.utc), time.monotonic()
     info = {
         "package_version": _package_version(),
         "input": str(input),
-        "model": {"name": config.model, "identity": identity, "embedded": config.embedded, "base_url": config.redacted_base_url},
-        "mode": config.mode,
-        "params": config.params.to_json(),
-        "prompts": {"hash": prompts.hash, "files": prompts.hashes},
+        **extractor.run_info(),
         "started": started.isoformat(timespec="seconds"),
     }
-    if config.price is not None:
-        info["price"] = config.price.to_json()
     if header is not None:
         _check_resumable(resume, header["run_info"], info)
         info["started"] = header["run_info"]["started"]
@@ -480,19 +402,15 @@ def run(
     todo = calls = 0
     for article in iter_documents(input, max_chars=max_chars):
         if writer is None or article.id not in writer.done:
-            todo, calls = todo + 1, calls + count_calls(article)
-    run_dir = resume or out_dir or _new_run_dir(prompts.hash)
+            todo, calls = todo + 1, calls + extractor.count_calls(article)
+    run_dir = resume or out_dir or _new_run_dir(extractor.prompts.hash)
     with _run_folder(run_dir, resume=resume is not None):
         options = _saved_options({k: params[k] for k in RESUMED}, base_url=config.redacted_base_url)
         writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
-        cache = _make_cache(config, replay, no_replay=no_replay)
-        alias_table = Aliases.load(aliases) if aliases.exists() else None
         try:
             articles = (a for a in iter_documents(input, max_chars=max_chars) if a.id not in writer.done)
-            _extract(
-                articles, planned=(todo, calls), writer=writer, config=config, cache=cache, prompts=prompts,
-                aliases=alias_table, identity=identity,
-            )  # fmt: skip
+            with extractor:
+                _extract(articles, planned=(todo, calls), writer=writer, extractor=extractor, bar=bar)
         except KeyboardInterrupt:
             hint = (
                 f"{writer.finished} finished article(s) are kept in {run_dir}: resume with `extract run --resume {run_dir}`"
@@ -509,7 +427,6 @@ def run(
             raise RunStoppedError(str(e).removesuffix(RESUME_HINT), run_dir=run_dir, finished=writer.finished) from e
         finally:
             writer.close()
-            cache.close()
         totals = writer.finish(seconds=time.monotonic() - wall, run_info=info)["totals"]
     console.print(
         f"{totals['events']} events from {totals['articles']} articles ({totals['failed']} failed, "
@@ -517,23 +434,24 @@ def run(
         f"model calls: {totals['calls']}, cache hits: {totals['cache_hits']}; wrote {run_dir}",
         markup=False, highlight=False,
     )
-    _score_into(run_dir, gold=gold, aliases=aliases)
+    _score_into(run_dir, gold=gold or default_gold(), aliases=aliases)
     if totals["failed"] or totals["partial"]:
         raise typer.Exit(EXIT_FAILED_CALLS)
 
 
 @app.command()
 def bench(
-    input: Annotated[Path, typer.Argument(help="A .txt file, a .jsonl file or a folder of them.")] = Path("seeds"),
+    input: InputArgument = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Benchmark folder.")] = Path("runs/bench"),
     strategies: Annotated[str, typer.Option(help="Comma-separated: naive, langextract, extract.")] = ",".join(STRATEGIES),
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
-    prompts_dir: PromptsOption = Path("prompts"),
+    task: TaskOption = None,
+    prompts_dir: PromptsOption = None,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
-    gold: Annotated[Path, typer.Option(help="Gold file to score against.")] = DEFAULT_GOLD_PATH,
-    aliases: Annotated[Path, typer.Option(help="Alias table.")] = DEFAULT_ALIASES_PATH,
+    gold: GoldOption = None,
+    aliases: AliasesOption = None,
     scale: Annotated[
         bool, typer.Option("--scale", help="Instead: the harness's throughput against a fake server on 127.0.0.1.")
     ] = False,
@@ -548,12 +466,8 @@ def bench(
     """
     policy = _cache_policy(offline=offline, refresh=refresh)
     from extract import bench as b
-    from extract.gold import Aliases, load_gold
-    from extract.llm import LLMClient
-    from extract.prompts import PromptSet
-    from extract.schema import SCHEMA_VERSION
-    from extract.seeds import load_documents
-    from extract.server import MODEL_IDENTITY
+    from extract.api import Extractor, load_documents
+    from extract.gold import load_gold
 
     if scale:
         try:
@@ -564,7 +478,8 @@ def bench(
             raise typer.BadParameter(f"{concurrency!r}: give concurrencies such as 1,4,8,16", param_hint="'--concurrency'")
         console.print(f"scale benchmark: {articles} synthetic articles, a fake server answering after {delay_ms:g} ms")
         rows = b.scale_benchmark(
-            articles=articles, concurrencies=levels, prompts=PromptSet.load(prompts_dir), delay=delay_ms / 1000,
+            articles=articles, concurrencies=levels, prompts=Extractor(task=task, prompts=prompts_dir).prompts,
+            delay=delay_ms / 1000,
             on_row=lambda r: console.print(f"  concurrency {r['concurrency']}: {r['calls_per_s']} calls/s"),
         )  # fmt: skip
         out.print(b.render_scale_table(rows), markup=False, highlight=False, soft_wrap=True)
@@ -573,60 +488,45 @@ def bench(
     config = load_config(cache_policy=policy)
     if not config.embedded:
         raise ConfigError(f"the benchmark runs on the embedded model; unset {ENV_BASE_URL}")
+    gold = _required(gold or default_gold(), "gold file", "--gold")
     if not gold.exists():
         raise ConfigError(f"no gold file at {gold}")
-    articles = load_documents(input)
-    prompts = PromptSet.load(prompts_dir)
-    alias_table = Aliases.load(aliases)
+    input = _required(input or default_input(), "input", "INPUT")
+    docs = load_documents(input)
+    bar = _progress()
+    extractor = Extractor(
+        config, task=task, prompts=prompts_dir, aliases=aliases, snapshots=_snapshots(replay, no_replay=no_replay),
+        **_hooks(bar),
+    )  # fmt: skip
+    if extractor.aliases is None:
+        raise ConfigError(f"no alias table for the task {extractor.task.name}; scoring needs one (--aliases)")
     # Strategies are compared on the articles benchmarked: gold of other articles is left out.
-    gold_events = {k: v.events for k, v in load_gold(gold).items() if k in {a.id for a in articles}}
+    gold_events = {k: v.events for k, v in load_gold(gold, task=extractor.task).items() if k in {a.id for a in docs}}
     if not gold_events:
         raise ConfigError(f"no gold events for the articles in {input}; the benchmark needs labeled articles")
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache = _make_cache(config, replay, no_replay=no_replay)
     results = []
     try:
-        with _progress() as bar, _endpoint(config, bar) as endpoint:
-            client = LLMClient(config, cache=cache, endpoint=endpoint, model_identity=MODEL_IDENTITY)
-            task = bar.add_task(f"{len(chosen)} strategies × {len(articles)} articles", total=len(chosen) * len(articles))
+        with bar, extractor:
+            progress = bar.add_task(f"{len(chosen)} strategies × {len(docs)} articles", total=len(chosen) * len(docs))
 
             def done(name: str, o: ArticleOutcome) -> None:
-                bar.advance(task)
+                bar.advance(progress)
                 console.print(_outcome_line(o, prefix=f"{name:<11} "), highlight=False)
 
             for name in chosen:
-                console.print(f"{name}: {len(articles)} articles")
-                if name == "naive":
-                    run_one = functools.partial(b.naive_article, client=client, prompts=prompts)
-                elif name == "extract":
-                    run_one = b.extract_runner(client=client, prompts=prompts, aliases=alias_table)
-                else:
-                    from extract.llm import RecordingTransport
-
-                    try:
-                        from extract.lx import LangExtract
-                    except ModuleNotFoundError as e:
-                        raise ConfigError(f"the langextract baseline needs {e.name}: pip install -e '.[bench]'") from e
-
-                    transport = RecordingTransport(
-                        config, cache=cache, endpoint=endpoint, model_identity=MODEL_IDENTITY,
-                        label="langextract", prompt_hash=prompts.hash_of("langextract"),
-                    )
-                    source = LangExtract(config, prompts=prompts, transport=transport)
-                    run_one = functools.partial(b.source_article, source=source, keys=transport.keys)
-                results.append(b.run_strategy(name, articles, run_one, on_done=done))
+                console.print(f"{name}: {len(docs)} articles")
+                results.append(b.run_strategy(name, docs, b.strategy_runner(name, extractor), on_done=done))
     except KeyboardInterrupt:
         console.print("interrupted: every finished call is cached; rerun the same command to resume")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        cache.close()
-    b.score_strategies(results, gold_events, aliases=alias_table, articles=articles)
+    b.score_strategies(results, gold_events, aliases=extractor.aliases, articles=docs)
     info = {
         "input": str(input),
-        "model": MODEL_IDENTITY,
+        "model": extractor.identity,
         "params": config.params.to_json(),
-        "prompts": {name: prompts.hash_of(name) for name in chosen},
-        "schema_version": SCHEMA_VERSION,
+        "prompts": {name: extractor.prompts.hash_of(name) for name in chosen},
+        "schema_version": extractor.task.schema_version,
     }
     record = b.write_bench(out_dir, results, info=info)
     out.print(b.render_table(record), markup=False, highlight=False, soft_wrap=True)
@@ -639,14 +539,15 @@ def bench(
 @app.command()
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
-    gold: Annotated[Path, typer.Option(help="Gold file; only its articles that the run holds are scored.")] = DEFAULT_GOLD_PATH,
-    aliases: Annotated[Path, typer.Option()] = DEFAULT_ALIASES_PATH,
+    gold: GoldOption = None,
+    aliases: AliasesOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print scores.json instead of the summary table.")] = False,
 ) -> None:
     """Score a run against the gold of its articles: writes scores.json, report.md and report.html."""
     for name in ("events.jsonl", "run.json"):
         if not (run_dir / name).is_file():
             raise ConfigError(f"{run_dir} is not a run folder (no {name})")
+    gold = _required(gold or default_gold(), "gold file", "--gold")
     if not gold.exists():
         raise ConfigError(f"no gold file at {gold}")
     data = _score_into(run_dir, gold=gold, aliases=aliases, summary=not as_json)
@@ -701,11 +602,11 @@ def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8080,
 ) -> None:
     """Run the embedded model's OpenAI-compatible server in the foreground until Ctrl-C."""
-    from extract.server import EmbeddedServer
+    from extract.server import EmbeddedServer, ensure_model
 
     config = load_config()
     with _progress(bytes=True) as bar:
-        path = _assemble(config, bar)
+        path = ensure_model(config.model_dir, progress=_hooks(bar)["on_assemble"])
     with EmbeddedServer(path, port=port, n_ctx=config.n_ctx, threads=config.server_threads) as server:
         console.print(f"serving {config.model} at {server.base_url} (Ctrl-C to stop)", markup=False, highlight=False)
         try:
@@ -764,25 +665,32 @@ def cache_import(path: Annotated[Path, typer.Argument(help="JSONL snapshot to re
 
 @gold_app.command("check")
 def gold_check(
-    gold: Annotated[Path, typer.Option(help="Gold file to check (yours, or a reviewed draft).")] = DEFAULT_GOLD_PATH,
-    aliases: Annotated[Path, typer.Option(help="Alias table of canonical actor names.")] = DEFAULT_ALIASES_PATH,
+    gold: GoldOption = None,
+    aliases: AliasesOption = None,
     seeds: Annotated[
-        Path, typer.Option(help="The labeled articles: a folder, a .txt or a .jsonl file (as `extract run` reads).")
-    ] = Path("seeds"),
+        Optional[Path],
+        typer.Option(help="The labeled articles: a folder, a .txt or a .jsonl file (default: the repository's seeds)."),
+    ] = None,
+    task: TaskOption = None,
 ) -> None:
-    """Validate the gold against the schema, the articles and the alias table; unreviewed draft events fail."""
-    from extract.gold import Aliases, check_gold, load_gold
-    from extract.schema import SCHEMA_VERSION
-    from extract.seeds import load_documents
+    """Validate the gold against the task's schema, the articles and the alias table; unreviewed draft events fail."""
+    from extract.aliases import Aliases
+    from extract.api import load_documents, resolve_task
+    from extract.gold import check_gold, load_gold
 
-    problems = check_gold(gold, articles=load_documents(seeds), aliases=Aliases.load(aliases))
+    gold = _required(gold or default_gold(), "gold file", "--gold")
+    resolved = resolve_task(task)
+    alias_table = Aliases.load(aliases or resolved.aliases_path)
+    docs = load_documents(_required(seeds or default_input(), "articles", "--seeds"))
+    problems = check_gold(gold, articles=docs, aliases=alias_table, task=resolved)
     for p in problems:
         out.print(str(p), markup=False, highlight=False, soft_wrap=True)
     if problems:
         console.print(f"[red]{len(problems)} problem(s)[/red]")
         raise typer.Exit(EXIT_ERROR)
-    n = sum(len(a.events) for a in load_gold(gold).values())
-    console.print(f"gold ok: {len(load_gold(gold))} articles, {n} events (schema v{SCHEMA_VERSION})")
+    labeled = load_gold(gold, task=resolved)
+    n = sum(len(a.events) for a in labeled.values())
+    console.print(f"gold ok: {len(labeled)} articles, {n} events ({resolved.name} task, schema v{resolved.schema_version})")
 
 
 @gold_app.command("draft")
@@ -792,9 +700,10 @@ def gold_draft(
     force: Annotated[bool, typer.Option(help="Overwrite an existing draft.")] = False,
 ) -> None:
     """Pre-annotate: write a run's kept events as gold, each marked `reviewed: false` until an analyst checks it."""
+    from extract.api import task_of_run
     from extract.export import read_manifest, write_gold_draft
 
-    path, count = write_gold_draft(run_dir, out=out_path, force=force)
+    path, count = write_gold_draft(run_dir, task=task_of_run(read_manifest(run_dir)), out=out_path, force=force)
     seeds = read_manifest(run_dir).get("input", "INPUT")
     console.print(
         f"wrote {count} unreviewed events to {path}; correct them, remove each `reviewed: false`, "
@@ -806,15 +715,17 @@ def gold_draft(
 @app.command("export")
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run folder with events.jsonl and run.json.")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet (needs extract[parquet]).")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet (needs extract-events[parquet]).")] = "csv",
     out_path: Annotated[
         Optional[Path], typer.Option("--out", help="File to write (default: RUN/events.csv, events.flat.jsonl or events.parquet).")
     ] = None,
 ) -> None:
     """Write every event of a run, kept and rejected, as one flat row (columns in extract/export.py)."""
-    from extract.export import export_run
+    from extract.api import task_of_run
+    from extract.export import export_run, read_manifest
 
-    console.print(str(export_run(run_dir, fmt=fmt, out=out_path)), markup=False, highlight=False, soft_wrap=True)
+    exported = export_run(run_dir, fmt=fmt, task=task_of_run(read_manifest(run_dir)), out=out_path)
+    console.print(str(exported), markup=False, highlight=False, soft_wrap=True)
 
 
 batch_app = typer.Typer(
@@ -837,7 +748,8 @@ def batch_export(
     seed: SeedOption = GenerationParams.seed,
     temperature: TemperatureOption = GenerationParams.temperature,
     max_tokens: Annotated[int, typer.Option(min=16, help="Answer limit per call, as `extract run`'s.")] = GenerationParams.max_tokens,
-    prompts_dir: PromptsOption = Path("prompts"),
+    task: TaskOption = None,
+    prompts_dir: PromptsOption = None,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
 ) -> None:
@@ -846,9 +758,8 @@ def batch_export(
     Give the options `extract run` will get. After `extract batch import`, export again until it writes
     nothing (an invalid answer's reask is only known once the answer is in).
     """
+    from extract.api import Extractor, load_documents
     from extract.batch import PendingStore, batch_client, export_batch
-    from extract.prompts import PromptSet
-    from extract.seeds import load_documents
 
     config = load_config(
         base_url=base_url,
@@ -858,13 +769,12 @@ def batch_export(
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
     )
     articles = load_documents(input)
-    prompts = PromptSet.load(prompts_dir)
-    cache = _make_cache(config, replay, no_replay=no_replay)
-    try:
-        client = batch_client(config, cache)
-        summary = export_batch(articles, out_path, client=client, prompts=prompts, pending=PendingStore(config.cache_dir))
-    finally:
-        cache.close()
+    with Extractor(config, task=task, prompts=prompts_dir, snapshots=_snapshots(replay, no_replay=no_replay)) as extractor:
+        client = batch_client(config, extractor.cache)
+        summary = export_batch(
+            articles, out_path, client=client, prompts=extractor.prompts, pending=PendingStore(config.cache_dir),
+            task_spec=extractor.task_spec,
+        )  # fmt: skip
     console.print(
         f"wrote {summary.exported} requests to {out_path} ({summary.answered} of {summary.calls} calls already "
         "answered by the cache); run them on a batch engine, then `extract batch import RESULTS.jsonl`",

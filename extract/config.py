@@ -43,9 +43,35 @@ ENVIRONMENT = {
     ENV_TIMEOUT: "seconds to wait for one answer, as --timeout (default: 180)",
 }
 
-# Defaults that command-line options show, kept here so the CLI need not import heavy modules.
-DEFAULT_GOLD_PATH = Path("gold/events.yaml")
-DEFAULT_ALIASES_PATH = Path("gold/aliases.yaml")
+#: This package's source checkout, when it runs from one (an editable install); None when installed.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+REPOSITORY: Path | None = _CHECKOUT if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "tests" / "recordings").is_dir() else None
+
+
+def _in_repository(*parts: str) -> Path | None:
+    """A path of this repository, as seen from the current folder; None outside a checkout or if absent.
+
+    No default depends on the current folder: only a package run from its checkout has these.
+    """
+    if REPOSITORY is None or not (REPOSITORY.joinpath(*parts)).exists():
+        return None
+    return Path(os.path.relpath(REPOSITORY.joinpath(*parts)))
+
+
+def default_input() -> Path | None:
+    """The seed articles, inside this repository."""
+    return _in_repository("seeds")
+
+
+def default_gold() -> Path | None:
+    """The hand-labeled gold of the seeds, inside this repository."""
+    return _in_repository("gold", "events.yaml")
+
+
+def default_snapshot() -> Path | None:
+    """The committed recording of real model responses, inside this repository."""
+    return _in_repository("tests", "recordings", "responses.jsonl")
+
 #: A window's answer limit: its few events need well under 384 tokens, and a model that
 #: starts repeating itself is cut early (its complete events are kept).
 WINDOW_MAX_TOKENS = 384

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from extract.errors import InputError
 
 
@@ -64,3 +66,16 @@ def _record(line: str, *, path: Path, n: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise InputError("expected a JSON object", path=str(path), line=n)
     return record
+
+
+def yaml_line(error: yaml.YAMLError) -> int:
+    """The 1-based line a YAML error points at (1 when it names none)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    return mark.line + 1 if mark is not None else 1
+
+
+def yaml_message(error: yaml.YAMLError) -> str:
+    """A YAML error in one line, without its position (the caller names the file and line)."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        return " ".join(p for p in (error.context, error.problem) if p)
+    return str(error).splitlines()[0]

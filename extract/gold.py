@@ -10,19 +10,20 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from extract.aliases import Aliases
 from extract.errors import InputError
-from extract.schema import ACTOR_FIELDS, SCHEMA_VERSION, Event, parse_event
-from extract.seeds import Article
+from extract.files import read_text, yaml_line, yaml_message
+from extract.schema import Event
+from extract.task import Task
+from extract.documents import Article
 from extract.text import fold
 
 GOLD_FORMAT = "extract.gold/1"
-ALIASES_FORMAT = "extract.aliases/1"
 
 _DATE_FIELDS = ("date", "period_start", "period_end")
 _ISO_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")
@@ -33,81 +34,6 @@ _REVIEWED = "reviewed"
 UNREVIEWED_MESSAGE = "unreviewed draft event: review it, then remove `reviewed: false`"
 
 FieldPath = tuple[str | int, ...]
-
-
-# --- aliases -------------------------------------------------------------------------------
-
-
-def _alias_key(name: str) -> str:
-    return " ".join(name.split()).casefold()
-
-
-def _index_aliases(table: Mapping[str, Sequence[str]]) -> tuple[dict[str, str], list[str]]:
-    """Map every normalized canonical name and alias to its canonical name; list the conflicts."""
-    index: dict[str, str] = {}
-    conflicts: list[str] = []
-    for canonical, aliases in table.items():
-        for name in (canonical, *aliases):
-            key = _alias_key(name)
-            owner = index.setdefault(key, canonical)
-            if owner != canonical:
-                conflicts.append(f"{name!r} is listed under both {owner!r} and {canonical!r}")
-    return index, conflicts
-
-
-@dataclass(frozen=True)
-class Aliases:
-    """The canonical actor names and their aliases (gold/aliases.yaml), matched case-insensitively."""
-
-    table: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
-    _index: Mapping[str, str] = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        table = MappingProxyType({k: tuple(v) for k, v in self.table.items()})
-        index, conflicts = _index_aliases(table)
-        if conflicts:
-            raise ValueError("; ".join(conflicts))
-        object.__setattr__(self, "table", table)
-        object.__setattr__(self, "_index", MappingProxyType(index))
-
-    @classmethod
-    def load(cls, path: Path) -> Aliases:
-        """Read an ``extract.aliases/1`` file: ``{format, canonical: {Canonical: [alias, ...]}}``."""
-        text = _read_text(path)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InputError(f"malformed YAML: {_yaml_message(e)}", path=str(path), line=_yaml_line(e)) from e
-        if not isinstance(data, dict) or data.get("format") != ALIASES_FORMAT:
-            raise InputError(f"expected a mapping with 'format: {ALIASES_FORMAT}'", path=str(path))
-        canonical = data.get("canonical")
-        if not isinstance(canonical, dict):
-            raise InputError("'canonical' must map each canonical name to a list of aliases", path=str(path))
-        table: dict[str, tuple[str, ...]] = {}
-        for name, aliases in canonical.items():
-            aliases = [] if aliases is None else aliases
-            if not isinstance(name, str) or not isinstance(aliases, list):
-                raise InputError(f"{name!r}: expected a name and a list of aliases", path=str(path))
-            if not all(isinstance(a, str) and a.strip() for a in aliases):
-                raise InputError(f"{name!r}: every alias must be a non-empty string", path=str(path))
-            table[name] = tuple(aliases)
-        _, conflicts = _index_aliases(table)
-        if conflicts:
-            raise InputError("; ".join(conflicts), path=str(path))
-        return cls(table)
-
-    def canonical(self, name: str) -> str:
-        """The canonical form of an alias or canonical name; unknown names come back stripped."""
-        return self._index.get(_alias_key(name), name.strip())
-
-    def lookup(self, name: str) -> str | None:
-        """The canonical form of a known name, None for an unknown one."""
-        return self._index.get(_alias_key(name))
-
-    def is_canonical(self, name: str) -> bool:
-        """False only for a known name written otherwise than its canonical form (alias, case, spacing)."""
-        canonical = self._index.get(_alias_key(name))
-        return canonical is None or canonical == name
 
 
 # --- gold file -----------------------------------------------------------------------------
@@ -174,26 +100,6 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", path=str(path)) from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 (byte {e.start})", path=str(path)) from e
-
-
-def _yaml_line(error: yaml.YAMLError) -> int:
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    return mark.line + 1 if mark is not None else 1
-
-
-def _yaml_message(error: yaml.YAMLError) -> str:
-    if isinstance(error, yaml.MarkedYAMLError):
-        return " ".join(p for p in (error.context, error.problem) if p)
-    return str(error).splitlines()[0]
 
 
 def _line(node: yaml.Node) -> int:
@@ -279,7 +185,7 @@ def _schema_problems(
 
 
 def _parse_events(
-    loader: _Loader, node: yaml.Node | None, *, owner: yaml.Node, path: str
+    loader: _Loader, node: yaml.Node | None, *, owner: yaml.Node, path: str, task: Task
 ) -> tuple[list[_RawEvent], list[Problem]]:
     """Validate every event of one article separately, so that all their errors are reported."""
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
@@ -299,7 +205,7 @@ def _parse_events(
             problems.append(Problem(path, lines.get((_REVIEWED,), _line(item)), "reviewed: expected true or false"))
             reviewed = False
         try:
-            event = parse_event(data)
+            event = task.parse_event(data)
         except ValidationError as e:
             problems.extend(_schema_problems(e, data, node=item, lines=lines, path=path))
             continue
@@ -307,7 +213,7 @@ def _parse_events(
     return events, problems
 
 
-def _parse(text: str, *, path: str) -> _Parsed:
+def _parse(text: str, *, path: str, task: Task) -> _Parsed:
     """Read a gold file into articles and events, collecting every structural and schema problem."""
     parsed = _Parsed()
     problems = parsed.problems
@@ -317,7 +223,7 @@ def _parse(text: str, *, path: str) -> _Parsed:
         if root is not None:
             loader.construct_document(root)  # surfaces bad tags and merge keys now, with their line
     except yaml.YAMLError as e:
-        problems.append(Problem(path, _yaml_line(e), f"malformed YAML: {_yaml_message(e)}"))
+        problems.append(Problem(path, yaml_line(e), f"malformed YAML: {yaml_message(e)}"))
         parsed.fatal = True
         return parsed
     if not isinstance(root, yaml.MappingNode):
@@ -335,9 +241,9 @@ def _parse(text: str, *, path: str) -> _Parsed:
         line = _line(top["format"][1]) if "format" in top else 1
         problems.append(Problem(path, line, f"format is {fmt!r}, expected {GOLD_FORMAT!r}"))
     version = loader.construct_object(top["schema_version"][1], deep=True) if "schema_version" in top else None
-    if version is None or str(version) != SCHEMA_VERSION:
+    if version is None or str(version) != task.schema_version:
         line = _line(top["schema_version"][1]) if "schema_version" in top else 1
-        problems.append(Problem(path, line, f"schema_version is {version!r}, expected {SCHEMA_VERSION!r}"))
+        problems.append(Problem(path, line, f"schema_version is {version!r}, expected {task.schema_version!r}"))
     if "articles" not in top or not isinstance(top["articles"][1], yaml.SequenceNode):
         line = _line(top["articles"][1]) if "articles" in top else 1
         problems.append(Problem(path, line, "'articles' must be a list of {id, events} mappings"))
@@ -354,7 +260,7 @@ def _parse(text: str, *, path: str) -> _Parsed:
             if name not in _ARTICLE_KEYS:
                 problems.append(Problem(path, _line(key), f"unknown key {name!r} in an article"))
         events_node = fields["events"][1] if "events" in fields else None
-        events, event_problems = _parse_events(loader, events_node, owner=item, path=path)
+        events, event_problems = _parse_events(loader, events_node, owner=item, path=path, task=task)
         problems.extend(event_problems)
         article_id = loader.construct_object(fields["id"][1], deep=True) if "id" in fields else None
         id_line = _line(fields["id"][1]) if "id" in fields else _line(item)
@@ -370,9 +276,9 @@ def _parse(text: str, *, path: str) -> _Parsed:
     return parsed
 
 
-def load_gold(path: Path) -> dict[str, GoldArticle]:
+def load_gold(path: Path, *, task: Task) -> dict[str, GoldArticle]:
     """Load the gold file into articles ordered by id; any structural or schema problem raises InputError."""
-    parsed = _parse(_read_text(path), path=str(path))
+    parsed = _parse(read_text(path), path=str(path), task=task)
     if parsed.problems:
         first = min(parsed.problems, key=lambda p: p.line)
         more = len(parsed.problems) - 1
@@ -420,7 +326,7 @@ def _evidence_problem(evidence: str, article: Article) -> str | None:
 def _actor_names(event: Event) -> list[tuple[FieldPath, str]]:
     """Every actor name of an event with its field path; ``location.country`` counts as one."""
     names: list[tuple[FieldPath, str]] = []
-    for name in sorted(ACTOR_FIELDS):
+    for name in sorted(type(event).actor_fields):
         value = getattr(event, name, None)
         if isinstance(value, str):
             names.append(((name,), value))
@@ -451,12 +357,12 @@ def _event_problems(raw: _RawEvent, article: Article | None, *, aliases: Aliases
     return problems
 
 
-def check_gold(path: Path, *, articles: list[Article], aliases: Aliases) -> list[Problem]:
+def check_gold(path: Path, *, articles: list[Article], aliases: Aliases, task: Task) -> list[Problem]:
     """Every problem of the gold file against the seed articles and the guidelines, sorted by line.
 
     An unreadable file raises InputError; anything wrong inside it is returned as a Problem.
     """
-    parsed = _parse(_read_text(path), path=str(path))
+    parsed = _parse(read_text(path), path=str(path), task=task)
     problems = list(parsed.problems)
     if parsed.fatal:
         return problems
@@ -507,7 +413,7 @@ def _event_mapping(event: Event, *, reviewed: bool = True) -> dict[str, Any]:
     return {"type": data.pop("type"), **({} if reviewed else {_REVIEWED: False}), **data}
 
 
-def dump_gold(articles: Mapping[str, Sequence[Event]], *, reviewed: bool = True) -> str:
+def dump_gold(articles: Mapping[str, Sequence[Event]], *, task: Task, reviewed: bool = True) -> str:
     """Write gold events as stable, diff-friendly YAML: sorted ids, schema field order, one quote a line.
 
     ``reviewed=False`` writes a draft: every event marked ``reviewed: false``, which the checker refuses.
@@ -519,10 +425,10 @@ def dump_gold(articles: Mapping[str, Sequence[Event]], *, reviewed: bool = True)
         "default_flow_style": False,
         "width": 1_000_000,
     }
-    header = "# Hand-labeled events: rules in gold/GUIDELINES.md, names in gold/aliases.yaml.\n"
+    header = f"# Hand-labeled events of the {task.name} task: rules in its GUIDELINES.md, names in its aliases.yaml.\n"
     if not reviewed:
         header = "# Draft events from a run: correct each one, then remove its `reviewed: false`.\n" + header
-    header += yaml.dump({"format": GOLD_FORMAT, "schema_version": SCHEMA_VERSION}, **options)
+    header += yaml.dump({"format": GOLD_FORMAT, "schema_version": task.schema_version}, **options)
     if not articles:
         return header + "articles: []\n"
     blocks = [

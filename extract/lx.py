@@ -24,8 +24,9 @@ from extract.config import Config
 from extract.errors import ExtractError, LLMError
 from extract.llm import RecordingTransport, Usage, recording_openai_client
 from extract.prompts import Example, PromptSet
-from extract.schema import EVENT_CLASS_BY_TYPE, Event, parse_event
-from extract.seeds import Article
+from extract.schema import Event
+from extract.task import Task
+from extract.documents import Article
 
 #: langextract's own defaults, kept: the baseline is what a user gets out of the box.
 MAX_CHAR_BUFFER = 1000
@@ -82,13 +83,13 @@ def _value(value: Any, annotation: Any) -> Any:
     return value
 
 
-def to_event(extraction: lx.data.Extraction) -> Event | None:
-    """A langextract extraction as a schema v1 event, or None when it cannot be one.
+def to_event(extraction: lx.data.Extraction, *, task: Task) -> Event | None:
+    """A langextract extraction as an event of the task, or None when it cannot be one.
 
     An optional field whose value does not fit (a date like "Sept. 23") is dropped, as a
     lenient user would; an unusable required field makes the extraction invalid.
     """
-    cls = EVENT_CLASS_BY_TYPE.get(extraction.extraction_class)
+    cls = task.by_type.get(extraction.extraction_class)
     if cls is None:
         return None
     attributes = dict(extraction.attributes or {})
@@ -102,7 +103,7 @@ def to_event(extraction: lx.data.Extraction) -> Event | None:
     data = {k: v for k, v in data.items() if v is not None}
     while True:
         try:
-            return parse_event(data)
+            return task.parse_event(data)
         except ValidationError as e:
             bad = {str(err["loc"][1]) for err in e.errors() if len(err["loc"]) > 1}
             droppable = {f for f in bad if f in data and not cls.model_fields[f].is_required()}
@@ -126,6 +127,7 @@ class LangExtract:
 
     def __init__(self, config: Config, *, prompts: PromptSet, transport: RecordingTransport) -> None:
         self.transport = transport
+        self.task = prompts.task
         self.description = prompts.langextract_description()
         self.examples = [to_example(e) for e in prompts.examples()]
         self.model = OpenAILanguageModel(
@@ -165,10 +167,10 @@ class LangExtract:
         yield from document.extractions or ()
 
     def extract(self, article: Article) -> tuple[list[Event], int]:
-        """Schema v1 events of one article, and how many extractions did not map onto the schema."""
+        """The task's events of one article, and how many extractions did not map onto the schema."""
         events, invalid = [], 0
         for extraction in self.extractions(article):
-            event = to_event(extraction)
+            event = to_event(extraction, task=self.task)
             if event is None:
                 invalid += 1
             else:

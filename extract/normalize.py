@@ -1,29 +1,32 @@
 """Deterministic clean-up of model output, done in code rather than asked of the model.
 
+The mechanisms are here; the words they look for are the task's (``Task.type_cues``,
+``Task.value_cues``, ``Task.repair``), so this module names no event type.
+
 - actor names and countries are canonicalized with the alias table;
 - every number an event claims must be written in its evidence: an unsupported optional
   number is dropped, an event whose required number is unsupported is rejected;
 - a missing location is read from the evidence when it names a country ("... in Iraq");
 - a categorical field the evidence gives no cue for is replaced by the value its cue words
-  name (a "bill" is legislation, "are repositioning" is underway: the wording of the type
-  definitions and of the status rules), and a closure hands the facility to no one;
-- the evidence must say what the type is about (a troop word for a troop level, an
-  appointment word for a personnel change: the cue words of the type definitions in
-  gold/GUIDELINES.md), and actor fields must name someone (not a number; a person is not a
-  state or an organization of the alias table).
+  name (for the built-in task, a "bill" is legislation, "are repositioning" is underway), then
+  the task's own last rule;
+- the evidence must say what the type is about (a cue word of the type, from the task's
+  guidelines), and actor fields must name someone (not a number; a person is not a state or an
+  organization of the alias table).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from typing import get_args
 
 import pycountry
 
-from extract.gold import Aliases
-from extract.schema import ACTOR_FIELDS, Event, Location
+from extract.aliases import Aliases
+from extract.schema import Event, Location
+from extract.task import Task
 
-INT_FIELDS = ("count", "resulting_level", "killed", "injured", "displaced")
 
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s+(million|thousand))?", re.IGNORECASE)
 _WORDS = {
@@ -54,11 +57,17 @@ def numbers_in(text: str) -> set[int]:
     return found
 
 
+@functools.cache
+def int_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of an event class that hold a count (``int`` or ``int | None``)."""
+    return tuple(name for name, f in cls.model_fields.items() if f.annotation is int or set(get_args(f.annotation)) == {int, type(None)})
+
+
 def verify_numbers(event: Event) -> Event | None:
     """Drop numbers the evidence does not state; None when a required number is unsupported."""
     stated = numbers_in(event.evidence)
     update: dict[str, object] = {}
-    for name in INT_FIELDS:
+    for name in int_fields(type(event)):
         value = getattr(event, name, None)
         if value is None or value in stated:
             continue
@@ -98,93 +107,15 @@ def infer_country(evidence: str) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-#: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
-TYPE_CUES: dict[str, tuple[str, ...]] = {
-    "troop_level": ("troop", "soldier", "forces", "force ", "personnel", "members", "contingent", "military",
-                    "service member", "marine", "army"),
-    "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "sen", "leav",
-                     "exit", "relocat", "mov", "depart", "arriv", "redeploy", "end", "remov", "return", "halv", "scal",
-                     "downsiz", "shrink", "decreas", "increas", "reinforc", "dispatch", "boost"),
-    "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",
-                      "station", "hand", "clos", "shut", "open"),
-    "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
-    "attack": ("attack", "strike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired", "shoot",
-               "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "raid", "kill", "targeted",
-               "hit", "offensive", "clash", "fight"),
-    "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
-    "operations_tally": ("sortie", "strike", "operation", "raid", "mission", "flight"),
-    "political_decision": ("agree", "law", "bill", "vote", "parliament", "resolution", "declar", "announc",
-                           "demand", "call", "urge", "order", "decid", "decision", "approv", "sign", "pact",
-                           "deal", "treaty", "accord", "ceasefire", "truce", "request", "ask"),
-    "personnel_change": ("appoint", "dismiss", "fire", "resign", "named", "nominat", "replac", "sack", "step",
-                         "succeed", "successor", "oust", "remov"),
-}
-
-
-#: The status rules of the guidelines (section 5), in order of precedence.
-_STATUS_CUES: tuple[tuple[str, str], ...] = (
-    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
-    ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b"),
-    ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
-    ("announced", r"announc"),
-)
-
-#: For each categorical field, its values in order of precedence and their cue patterns (the
-#: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
-VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("force_change", "kind"): (
-        ("reposition", r"repositio|relocat"),
-        ("rotate", r"rotat|\breplac"),
-        ("withdraw", r"withdr|pull(?:ed|ing|s)? out|\bleav(?:e|es|ing)\b|\bexit"),
-        ("reduce", r"reduc|\bcut|draw ?down|halv|downsiz"),
-        ("deploy", r"deploy|dispatch|\bsen[dt]\b|reinforc"),
-    ),
-    ("force_change", "status"): _STATUS_CUES,
-    ("mission_change", "status"): _STATUS_CUES,
-    ("base_transfer", "kind"): (
-        ("closure", r"\bclos|\bshut|deactivat"),
-        ("handover", r"\bhand(?:ed|ing|s)? over|handover|transfer"),
-        ("opening", r"\bopen"),
-    ),
-    ("attack", "means"): (
-        ("airstrike", r"air ?strike|air raid"),
-        ("drone", r"drone"),
-        ("missile", r"missile"),
-        ("rocket", r"rocket"),
-        ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
-        ("ground_assault", r"storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
-        ("gunfire", r"gunfire|gunmen|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
-    ),
-    ("operations_tally", "kind"): (
-        ("sorties", r"sortie"),
-        ("raids", r"\braid"),
-        ("strikes", r"strike"),
-        ("operations", r"operation"),
-    ),
-    ("political_decision", "kind"): (
-        ("legislation", r"\bbill\b|\blaws?\b|legislat"),
-        ("agreement", r"agree|\bdeal\b|\baccord\b|\bpact\b|treaty"),
-        ("declaration", r"declar"),
-        ("order", r"\border(?:ed|s)?\b|\bdirect(?:ed|ive)"),
-        ("demand", r"\bcall(?:ed|s|ing)? (?:on|for)\b|demand|\burg(?:e|ed|es|ing)\b"),
-    ),
-    ("personnel_change", "kind"): (
-        ("resigned", r"resign|step(?:ped|s)? down|\bquit"),
-        ("dismissed", r"dismiss|\bfired\b|\bsack|\boust|remov"),
-        ("appointed", r"appoint|\bnamed\b|nominat"),
-    ),
-}
-
-
-def repair_values(event: Event) -> Event:
-    """Correct categorical fields from the evidence's cue words, and empty a closure's recipient.
+def repair_values(event: Event, task: Task) -> Event:
+    """Correct categorical fields from the evidence's cue words, then apply the task's last rule.
 
     A value whose own cue is in the evidence is kept; otherwise the first value (in order of
     precedence) whose cue is there replaces it. Without any cue, the model's choice stands.
     """
     text = event.evidence.lower()
     update: dict[str, object] = {}
-    for (event_type, name), cues in VALUE_CUES.items():
+    for (event_type, name), cues in task.value_cues.items():
         if event.type != event_type:
             continue
         current = getattr(event, name)
@@ -194,20 +125,22 @@ def repair_values(event: Event) -> Event:
         cued = next((value for value, pattern in cues if re.search(pattern, text)), None)
         if cued is not None and cued != current:
             update[name] = cued
-    if event.type == "base_transfer" and update.get("kind", getattr(event, "kind", None)) == "closure":
-        update["to_party"] = None
-    return event.model_copy(update=update) if update else event
+    repaired = event.model_copy(update=update) if update else event
+    return task.repair(repaired) if task.repair is not None else repaired
 
 
-def states_its_type(event: Event) -> bool:
-    """Whether the evidence contains a cue word of the event's type."""
+def states_its_type(event: Event, task: Task) -> bool:
+    """Whether the evidence contains a cue word of the event's type (a type without cues passes)."""
+    cues = task.type_cues.get(event.type)
+    if cues is None:
+        return True
     text = event.evidence.lower()
-    return any(cue in text for cue in TYPE_CUES[event.type])
+    return any(cue in text for cue in cues)
 
 
 def names_its_actors(event: Event, aliases: Aliases | None) -> bool:
     """Actor fields contain a letter; a person is neither a state nor an organization."""
-    for name in ACTOR_FIELDS & set(type(event).model_fields):
+    for name in type(event).actor_fields & set(type(event).model_fields):
         value = getattr(event, name)
         if isinstance(value, str) and not re.search(r"[^\W\d_]", value):
             return False
@@ -256,7 +189,7 @@ def canonical_actor(name: str, aliases: Aliases) -> str:
 def canonicalize(event: Event, aliases: Aliases) -> Event:
     """Rewrite actor names (and the location's country) to their canonical form."""
     update: dict[str, object] = {}
-    for name in ACTOR_FIELDS & set(type(event).model_fields):
+    for name in type(event).actor_fields & set(type(event).model_fields):
         value = getattr(event, name)
         if isinstance(value, str):
             update[name] = canonical_actor(value, aliases)
@@ -267,12 +200,12 @@ def canonicalize(event: Event, aliases: Aliases) -> Event:
     return event.model_copy(update=update)
 
 
-def normalize(event: Event, aliases: Aliases | None) -> Event | None:
+def normalize(event: Event, aliases: Aliases | None, *, task: Task) -> Event | None:
     """All the rules above, in order; None when the event must be rejected."""
     verified = verify_numbers(event)
     if verified is None:
         return None
-    verified = repair_values(verified)
+    verified = repair_values(verified, task)
     if verified.location is None and (country := infer_country(verified.evidence)):
         verified = verified.model_copy(update={"location": Location(country=country)})
     return canonicalize(verified, aliases) if aliases is not None else verified

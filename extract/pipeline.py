@@ -36,13 +36,15 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
+from extract.aliases import Aliases
 from extract.llm import LLMClient, Result, Usage
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.normalize import names_its_actors, normalize, states_its_type
 from extract.prompts import PromptSet
-from extract.schema import EVENTS_FORMAT, KEY_FIELDS, SCHEMA_VERSION, AnyEvents, Event, Extraction, parse_event, slot_value
+from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
+from extract.task import Task
 from extract.text import windows
-from extract.seeds import Article
+from extract.documents import Article
 
 RUN_FORMAT = "extract.run/1"
 #: Window size in characters: one to three sentences, the length of the few-shot texts.
@@ -107,7 +109,7 @@ class ArticleOutcome:
 
 
 def ground(
-    article: Article, events: Sequence[Event], *, aliases: Aliases | None = None
+    article: Article, events: Sequence[Event], *, task: Task, aliases: Aliases | None = None
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """Align, repair and normalize events; return (kept, rejected).
 
@@ -126,12 +128,12 @@ def ground(
         reason = "evidence not in the article" if span.status == "not_found" else None
         if reason is None and addresses_the_model(_sentence_of(article.text, span)):
             reason = "the evidence is an instruction to the model, not reporting"
-        normalized = normalize(event, aliases)
+        normalized = normalize(event, aliases, task=task)
         if normalized is None:
             reason = reason or "a required number is not in the evidence"
         else:
             event = normalized
-            if not states_its_type(event):
+            if not states_its_type(event, task):
                 reason = reason or f"the evidence has no cue word of {event.type}"
             elif not names_its_actors(event, aliases):
                 reason = reason or "an actor field names no one"
@@ -183,7 +185,7 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
     countries = {slot_value(x, "location.country"), slot_value(y, "location.country")} - {None}
     if x.type != y.type or len(countries) > 1:
         return False
-    keys = [(slot_value(x, k), slot_value(y, k)) for k in KEY_FIELDS[x.type]]
+    keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):
         return True
     overlap = (
@@ -231,7 +233,7 @@ def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
     return [
         Call(
             label=f"window {part}/{len(spans)}",
-            response_model=Extraction,
+            response_model=prompts.task.extraction_model,
             messages=prompts.window_messages(article, start=start, end=end, part=part, parts=len(spans)),
             prompt_hash=prompts.hash,
             prompt_model=AnyEvents,
@@ -270,6 +272,7 @@ def _outcome(
     calls: Sequence[Call],
     answers: Sequence[Result[Any] | LLMError],
     *,
+    task: Task,
     aliases: Aliases | None,
     started: float,
 ) -> ArticleOutcome:
@@ -279,7 +282,7 @@ def _outcome(
     events: list[Event] = []
     for call, answer in zip(calls, answers):
         if isinstance(answer, InvalidOutputError):
-            salvaged = salvage_events(answer.content or "")
+            salvaged = salvage_events(answer.content or "", task=task)
             events.extend(salvaged)
             note = f"{call.label}: {answer} ({len(salvaged)} complete events kept)"
             (outcome.notes if salvaged else outcome.errors).append(note)
@@ -292,7 +295,7 @@ def _outcome(
             events.extend(answer.value.events)
             outcome.usage.add(answer.usage)
             outcome.keys.extend(answer.keys)
-    outcome.events, outcome.rejected = ground(article, events, aliases=aliases)
+    outcome.events, outcome.rejected = ground(article, events, task=task, aliases=aliases)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -317,10 +320,10 @@ def extract_article(
         answers.append(_answer(call, article, client=client))
         if on_pass:
             on_pass(call.label)
-    return _outcome(article, calls, answers, aliases=aliases, started=started)
+    return _outcome(article, calls, answers, task=prompts.task, aliases=aliases, started=started)
 
 
-def salvage_events(content: str) -> list[Event]:
+def salvage_events(content: str, *, task: Task) -> list[Event]:
     """The complete, valid events at the start of an answer cut at max_tokens.
 
     A small model sometimes repeats itself until the token limit; the events it finished
@@ -338,7 +341,7 @@ def salvage_events(content: str) -> list[Event]:
         except json.JSONDecodeError:
             return events
         try:
-            events.append(parse_event(item))
+            events.append(task.parse_event(item))
         except ValidationError:
             continue
 
@@ -424,7 +427,7 @@ def run_articles(
             if any(a is None for a in answers):
                 fatal.result()  # an unanswered call: raises the error that stopped the run
             in_flight.popleft()
-            yield _outcome(article, calls, answers, aliases=aliases, started=started)  # type: ignore[arg-type]
+            yield _outcome(article, calls, answers, task=prompts.task, aliases=aliases, started=started)  # type: ignore[arg-type]
 
     try:
         for article in articles:
@@ -491,7 +494,8 @@ def _write_manifest(path: Path, head: dict[str, Any], entries: Iterable[tuple[st
 
 
 def _head(run_info: dict[str, Any], totals: dict[str, Any]) -> dict[str, Any]:
-    return {"format": RUN_FORMAT, "schema_version": SCHEMA_VERSION, **run_info, "totals": totals}
+    """run.json without its articles; ``run_info`` names the task and its schema version."""
+    return {"format": RUN_FORMAT, **run_info, "totals": totals}
 
 
 def manifest(

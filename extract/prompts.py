@@ -1,4 +1,4 @@
-"""Prompt templates: files in ``prompts/``, rendered with Jinja2 and versioned by content hash.
+"""Prompt templates: files in a task's ``prompts/``, rendered with Jinja2 and versioned by content hash.
 
 The message order is fixed so a server's prefix cache can reuse work: the static rules, type
 definitions and few-shot turns first, identical for every window call of a run; then the window.
@@ -16,21 +16,25 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
-from extract.errors import InputError
-from extract.seeds import Article
+from extract.documents import Article
+from extract.errors import ConfigError, InputError
+from extract.schema import Event
+from extract.task import Task
 
-from extract.schema import EVENT_TYPES, Event, parse_event
-
-TYPE_TEMPLATES = tuple(f"types/{t}.j2" for t in EVENT_TYPES)
-#: The files each strategy's prompts are made of: its prompt hash covers exactly these, so
-#: editing one strategy's prompt never invalidates another's recorded responses.
-STRATEGY_FILES: dict[str, tuple[str, ...]] = {
-    "extract": ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *TYPE_TEMPLATES),
-    "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
-    "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *TYPE_TEMPLATES),
-}
-TEMPLATES = tuple(dict.fromkeys(name for names in STRATEGY_FILES.values() for name in names))
 EXAMPLES_FORMAT = "extract.examples/1"
+#: The strategy every task runs; the benchmark's baselines need their own files.
+MAIN_STRATEGY = "extract"
+
+
+def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The files each strategy's prompts are made of: its prompt hash covers exactly these, so
+    editing one strategy's prompt never invalidates another's recorded responses."""
+    type_templates = tuple(f"types/{t}.j2" for t in event_types)
+    return {
+        MAIN_STRATEGY: ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *type_templates),
+        "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
+        "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *type_templates),
+    }
 
 
 @dataclass(frozen=True)
@@ -43,21 +47,38 @@ class Example:
 
 @dataclass(frozen=True)
 class PromptSet:
-    """The loaded templates and their content hashes."""
+    """A task's loaded templates and their content hashes.
+
+    The main strategy's files are required; a baseline's (naive, langextract) are loaded when
+    the folder has them, and naming a baseline whose files are missing is a ConfigError.
+    """
 
     directory: Path
     sources: dict[str, str]
+    task: Task
 
     @classmethod
-    def load(cls, directory: Path) -> PromptSet:
+    def load(cls, task: Task, directory: Path | None = None) -> PromptSet:
+        """The templates of ``directory`` (default: the task's ``prompts/``)."""
+        directory = task.prompts_dir if directory is None else directory
+        files = strategy_files(task.event_types)
+        required = set(files[MAIN_STRATEGY])
         sources = {}
-        for name in TEMPLATES:
+        for name in dict.fromkeys(n for names in files.values() for n in names):
             path = directory / name
+            if name not in required and not path.is_file():
+                continue
             try:
                 sources[name] = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as e:
                 raise InputError(f"cannot read prompt template: {e}", path=str(path)) from e
-        return cls(directory=directory, sources=sources)
+        return cls(directory=directory, sources=sources, task=task)
+
+    @functools.cached_property
+    def strategies(self) -> dict[str, tuple[str, ...]]:
+        """The strategies whose files are all present, with their files."""
+        files = strategy_files(self.task.event_types)
+        return {name: names for name, names in files.items() if all(n in self.sources for n in names)}
 
     @functools.cached_property
     def hashes(self) -> dict[str, str]:
@@ -71,8 +92,10 @@ class PromptSet:
 
     def hash_of(self, strategy: str) -> str:
         """One hash over the files a strategy's prompts are made of."""
+        if strategy not in self.strategies:
+            raise ConfigError(f"the prompts in {self.directory} have no templates for the {strategy} strategy")
         hashes = self.hashes
-        joined = "\n".join(f"{n}:{hashes[n]}" for n in sorted(STRATEGY_FILES[strategy]))
+        joined = "\n".join(f"{n}:{hashes[n]}" for n in sorted(self.strategies[strategy]))
         return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
     @functools.cached_property
@@ -96,7 +119,7 @@ class PromptSet:
     @functools.cached_property
     def _window_prefix(self) -> tuple[dict[str, str], ...]:
         """The system message and the few-shot turns: the same for every window, built once."""
-        messages = [{"role": "system", "content": self.render("window_system.j2", event_types=EVENT_TYPES)}]
+        messages = [{"role": "system", "content": self.render("window_system.j2", event_types=self.task.event_types)}]
         for example in self.examples():
             answer = {"events": [e.model_dump(mode="json", exclude_none=True) for e in example.events]}
             messages.append({"role": "user", "content": self.render("window.j2", article=None, text=example.text)})
@@ -108,12 +131,12 @@ class PromptSet:
         return [
             {"role": "system", "content": self.render("system.j2", per_type=False)},
             {"role": "user", "content": self.render("article.j2", article=article)},
-            {"role": "user", "content": self.render("naive.j2", event_types=EVENT_TYPES)},
+            {"role": "user", "content": self.render("naive.j2", event_types=self.task.event_types)},
         ]
 
     def langextract_description(self) -> str:
         """The task description langextract puts before its examples."""
-        return self.render("langextract.j2", event_types=EVENT_TYPES)
+        return self.render("langextract.j2", event_types=self.task.event_types)
 
     def examples(self) -> list[Example]:
         """The few-shot examples of ``examples.yaml``, validated against the schema."""
@@ -127,7 +150,7 @@ class PromptSet:
         examples = []
         for n, item in enumerate(data.get("examples") or [], start=1):
             try:
-                events = tuple(parse_event(e) for e in item["events"])
+                events = tuple(self.task.parse_event(e) for e in item["events"])
             except (KeyError, TypeError, ValidationError) as e:
                 raise InputError(f"example {n} is not valid: {e}", path=path) from e
             for event in events:

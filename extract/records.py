@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from extract.errors import InputError
 from extract.files import read_jsonl
-from extract.schema import EVENTS_FORMAT, Event, parse_event
+from extract.schema import EVENTS_FORMAT, Event
+from extract.task import Task
 
 _REQUIRED = ("article_id", "event", "format")
 
@@ -27,8 +28,9 @@ class RunRecord:
     reason: str | None = None
 
 
-def read_records(path: Path, *, missing_ok: bool = False) -> list[RunRecord]:
-    """Every record of the file in file order; any bad line raises InputError naming it."""
+def read_records(path: Path, *, task: Task, missing_ok: bool = False) -> list[RunRecord]:
+    """Every record of the file in file order, its event parsed by the run's task; any bad line
+    raises InputError naming it."""
     if missing_ok and not path.exists():
         return []
     records = []
@@ -42,7 +44,7 @@ def read_records(path: Path, *, missing_ok: bool = False) -> list[RunRecord]:
         if not isinstance(article_id, str) or not article_id.strip():
             raise InputError(f"article_id must be a non-empty string, not {article_id!r}", path=str(path), line=n)
         try:
-            event = parse_event(line["event"])
+            event = task.parse_event(line["event"])
         except ValidationError as e:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

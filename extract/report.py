@@ -19,13 +19,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from rich.console import Console
 from rich.table import Table
 
+from extract.aliases import Aliases
 from extract.align import Span, align
 from extract.errors import InputError
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.records import read_records
-from extract.schema import EVENT_TYPES, Event, slot_value
-from extract.score import SLOTS, ArticleResult, Comparison, FieldAgreement, Pair, Scores, match_events
-from extract.seeds import Article
+from extract.schema import Event, slot_value
+from extract.score import ArticleResult, Comparison, FieldAgreement, Pair, Scores, match_events, slots
+from extract.task import Task
+from extract.documents import Article
 
 _TEMPLATES = Path(__file__).parent / "templates"
 #: ``Article.source`` of a JSONL record: ``path.jsonl:line``; its offsets are into the record's text.
@@ -262,10 +264,10 @@ def print_summary(scores: Scores | Mapping[str, Any], console: Console) -> None:
 # --- HTML ----------------------------------------------------------------------------------
 
 
-def read_rejected(path: Path) -> dict[str, list[tuple[Event, str]]]:
+def read_rejected(path: Path, *, task: Task) -> dict[str, list[tuple[Event, str]]]:
     """A run's rejected.jsonl as (event, reason) per article, in file order; no file means none were rejected."""
     out: dict[str, list[tuple[Event, str]]] = {}
-    for record in read_records(path, missing_ok=True):
+    for record in read_records(path, task=task, missing_ok=True):
         out.setdefault(record.article_id, []).append((record.event, record.reason or ""))
     return out
 
@@ -415,7 +417,7 @@ def _pair_rows(pair: Pair, *, aliases: Aliases | None) -> tuple[_Row, ...]:
 
 def _event_rows(event: Event, *, aliases: Aliases | None) -> tuple[_Row, ...]:
     rows = []
-    for name, kind in SLOTS[event.type]:
+    for name, kind in slots(type(event)):
         value = slot_value(event, name)
         if value is not None:
             rows.append(_Row(name, False, _display(value, kind=kind, aliases=aliases), "", "", ""))
@@ -698,6 +700,7 @@ def render_html(
     rejected: Mapping[str, Sequence[tuple[Event, str]]] | None = None,
     run: Mapping[str, Any] | None = None,
     aliases: Aliases | None = None,
+    event_types: Sequence[str] = (),
     title: str = "Extraction report",
 ) -> str:
     """One self-contained HTML page: the run, its scores, then each article's text with highlighted evidence.
@@ -706,6 +709,7 @@ def render_html(
     ``scores`` the run's events are shown unscored. ``rejected`` holds each article's rejected events
     with the reason, ``run`` the run.json manifest; ``aliases``, when given, shows the canonical form
     of every actor name written as an alias (and should be the table the scores used).
+    ``event_types`` orders the type filters (the task's order); other types follow, sorted.
     """
     by_id = {a.id: a for a in articles}
     rejected = rejected or {}
@@ -760,7 +764,7 @@ def render_html(
         confusion=confusion,
         articles=views,
         rejected_matches=sum(v.rejected_matches for v in views),
-        types=[t for t in EVENT_TYPES if t in present_types],
+        types=[t for t in event_types if t in present_types] + sorted(present_types - set(event_types)),
         outcomes=[o for o in _OUTCOMES if o in present_outcomes],
         all_outcomes=_OUTCOMES,
         outcome_labels=_OUTCOME_LABELS,

@@ -8,7 +8,7 @@ Pure functions: no network, no model. The rules are those of gold/GUIDELINES.md:
   Strict and lenient figures are both counted on that assignment, so every strict match is also a
   lenient match. Events are sorted by their canonical JSON before assignment, so the result does
   not depend on the order of the predictions.
-- A pair is a lenient match when every key field (``schema.KEY_FIELDS``) is lenient-close, a strict
+- A pair is a lenient match when every key field (the event class's ``key_fields``) is lenient-close, a strict
   match when every key field agrees strictly. Assigned pairs that are not lenient matches are
   reported as near misses and count as one missed and one spurious event.
 - Slot scores give each filled predicted field of a matched pair its lenient credit (0, 0.5 or 1).
@@ -16,6 +16,7 @@ Pure functions: no network, no model. The rules are those of gold/GUIDELINES.md:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -31,10 +32,11 @@ from scipy.optimize import linear_sum_assignment
 
 from extract.align import align
 from extract.errors import InputError
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.records import events_by_article, read_records
-from extract.schema import ACTOR_FIELDS, EVENT_CLASS_BY_TYPE, KEY_FIELDS, Event, slot_value
-from extract.seeds import Article
+from extract.schema import Event, slot_value
+from extract.task import Task
+from extract.documents import Article
 from extract.text import fold
 
 SCORES_FORMAT = "extract.scores/1"
@@ -70,9 +72,9 @@ FieldKind = Literal["int", "date", "actor", "actors", "text", "enum"]
 # --- reading -------------------------------------------------------------------------------
 
 
-def read_events(path: Path) -> dict[str, list[Event]]:
+def read_events(path: Path, *, task: Task) -> dict[str, list[Event]]:
     """Read a run's events.jsonl into events per article, in file order; any bad line raises InputError."""
-    return events_by_article(read_records(path))
+    return events_by_article(read_records(path, task=task))
 
 
 def load_scores(path: Path) -> dict[str, Any]:
@@ -100,7 +102,7 @@ def _kind_of(cls: type[Any], name: str) -> FieldKind:
         return "date"
     annotation = cls.model_fields[name].annotation
     options = (annotation, *get_args(annotation))
-    if name in ACTOR_FIELDS:
+    if name in cls.actor_fields:
         return "actors" if any(get_origin(o) is list for o in options) else "actor"
     if int in options:
         return "int"
@@ -109,7 +111,9 @@ def _kind_of(cls: type[Any], name: str) -> FieldKind:
     return "text"
 
 
-def _slots_of(cls: type[Any]) -> tuple[tuple[str, FieldKind], ...]:
+@functools.cache
+def slots(cls: type[Event]) -> tuple[tuple[str, FieldKind], ...]:
+    """The scored slots of an event type, in schema order, with how each is compared."""
     slots: list[tuple[str, FieldKind]] = []
     for name in cls.model_fields:
         if name in _NOT_SLOTS:
@@ -121,12 +125,8 @@ def _slots_of(cls: type[Any]) -> tuple[tuple[str, FieldKind], ...]:
     return tuple(slots)
 
 
-#: The scored slots of each event type, in schema order, with how each is compared.
-SLOTS: dict[str, tuple[tuple[str, FieldKind], ...]] = {t: _slots_of(c) for t, c in EVENT_CLASS_BY_TYPE.items()}
-
-
 def _filled_slots(event: Event) -> int:
-    return sum(slot_value(event, name) is not None for name, _ in SLOTS[event.type])
+    return sum(slot_value(event, name) is not None for name, _ in slots(type(event)))
 
 
 
@@ -222,9 +222,9 @@ def compare_fields(gold: Event, predicted: Event, *, aliases: Aliases) -> tuple[
     """Compare every slot of two events of the same type; both absent agrees and is not penalized."""
     if gold.type != predicted.type:
         raise ValueError(f"cannot compare a {gold.type} with a {predicted.type}")
-    keys = KEY_FIELDS[gold.type]
+    keys = type(gold).key_fields
     out = []
-    for name, kind in SLOTS[gold.type]:
+    for name, kind in slots(type(gold)):
         g, p = slot_value(gold, name), slot_value(predicted, name)
         if g is None and p is None:
             strict, lenient = True, 1.0
@@ -363,7 +363,7 @@ def _canonical(event: Event) -> str:
 def event_key(event: Event) -> str:
     """An event's identity across runs: its type and key-field values, e.g. ``attack(target="x", means="drone")``."""
     values = ", ".join(
-        f"{name}={json.dumps(slot_value(event, name), ensure_ascii=False)}" for name in KEY_FIELDS[event.type]
+        f"{name}={json.dumps(slot_value(event, name), ensure_ascii=False)}" for name in type(event).key_fields
     )
     return f"{event.type}({values})"
 

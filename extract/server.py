@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from extract.config import Config
 from extract.errors import ModelUnavailableError
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct.gguf"
@@ -27,6 +28,12 @@ PARTS = 22
 MODEL_IDENTITY = f"gguf-sha256:{MODEL_SHA256}"
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def model_identity(config: Config) -> str:
+    """The configured model's identity in the cache keys: the embedded GGUF's sha256, or the
+    endpoint's model name and address (never its credentials)."""
+    return MODEL_IDENTITY if config.embedded else config.endpoint_identity
 
 
 def _part_paths() -> list[Path]:

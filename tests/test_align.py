@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from extract.align import FUZZY_THRESHOLD, Span, align
-from extract.seeds import Article, load_text_file, split_page
+from extract.documents import Article, load_text_file, split_page
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

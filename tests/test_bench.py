@@ -7,16 +7,19 @@ import pytest
 
 from extract import bench
 from extract.errors import ConfigError
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.llm import Usage
 from extract.prompts import PromptSet
-from extract.schema import Event, parse_event
-from extract.seeds import Article, load_documents
+from extract.schema import Event
+from extract.tasks.military import TASK
+
+parse_event = TASK.parse_event  # noqa: E305
+from extract.documents import Article, load_documents
 from tests.fakes import FakeServer, fake_client
 
 REPO = Path(__file__).resolve().parent.parent
 ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
-PROMPTS = PromptSet.load(REPO / "prompts")
+PROMPTS = PromptSet.load(TASK, REPO / "prompts")
 ARTICLE = next(a for a in load_documents(REPO / "seeds") if a.id == "004_7f677d72774e52bd#1")
 SENTENCE = "The United States has reduced the number of its troops in Iraq to 2,500"
 
@@ -65,7 +68,7 @@ def test_source_article_charges_only_its_own_usage_and_keys() -> None:
     second = bench.source_article(ARTICLE, source=source, keys=source.keys)
     assert (second.usage.calls, second.usage.prompt_tokens, second.usage.server_seconds) == (2, 500, 3.0)
     assert second.keys == ["k1", "k2"]
-    assert second.errors == ["1 extraction(s) did not map onto schema v1"]
+    assert second.errors == ["1 extraction(s) did not map onto the schema"]
 
 
 def result(name: str, events: list[Event], *, seconds: float) -> bench.StrategyResult:
@@ -114,7 +117,7 @@ def test_unknown_strategies_are_a_config_error(text: str) -> None:
 
 def test_synthetic_articles_have_several_windows_each() -> None:
     from extract.pipeline import count_calls
-    from extract.seeds import _build
+    from extract.documents import _build
 
     records = list(bench.synthetic_articles(5))
     assert records == list(bench.synthetic_articles(5)) and len({r["id"] for r in records}) == 5

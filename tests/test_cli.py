@@ -17,13 +17,14 @@ from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
 from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
 from extract.pipeline import count_calls, plan_calls
 from extract.prompts import PromptSet
-from extract.seeds import load_documents
+from extract.documents import load_documents
+from extract.tasks.military import TASK
 from tests.fakes import completion, run_cli
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
 #: Calls of a run over the seeds: every window of every article.
-PLANNED = sum(len(plan_calls(a, prompts=PromptSet.load(REPO / "prompts"))) for a in load_documents(SEEDS))
+PLANNED = sum(len(plan_calls(a, prompts=PromptSet.load(TASK, REPO / "prompts"))) for a in load_documents(SEEDS))
 
 
 def first_sentence_event(body: dict) -> str:
@@ -219,7 +220,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from importlib.metadata import version
 
     code, out, _ = run_cli(capsys, "--version")
-    assert code == 0 and out.strip() == f"extract {version('extract')}"
+    assert code == 0 and out.strip() == f"extract {version('extract-events')}"
 
 
 def _flat(text: str) -> str:
@@ -246,7 +247,7 @@ def test_run_help_names_the_variables_and_the_default_snapshot(
     text = _flat(out)
     assert code == 0
     assert f"env: {ENV_BASE_URL}" in text and f"env: {ENV_MODEL}" in text
-    assert "(default: tests/recordings/responses.jsonl, if present)" in text
+    assert "(default: the repository's recording, inside it)" in text
 
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
@@ -285,10 +286,11 @@ def test_cache_stats_export_import_clear(workdir: Path, capsys: pytest.CaptureFi
 
 
 def test_compare_prints_deltas_and_gates_on_the_threshold(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from extract.gold import Aliases, load_gold
+    from extract.aliases import Aliases
+    from extract.gold import load_gold
     from extract.score import score_run
 
-    gold = {k: list(v.events) for k, v in load_gold(REPO / "gold" / "events.yaml").items()}
+    gold = {k: list(v.events) for k, v in load_gold(REPO / "gold" / "events.yaml", task=TASK).items()}
     aliases = Aliases.load(REPO / "gold" / "aliases.yaml")
     half = {k: v[: len(v) // 2] for k, v in gold.items()}
     for name, predicted in (("perfect", gold), ("half", half)):
@@ -341,7 +343,7 @@ def test_gold_is_scoped_to_the_input_and_an_unlabeled_corpus_gets_a_report_witho
     corpus.write_text(json.dumps({"id": "m1", "text": "US troops will leave Syria, officials said on Monday."}) + "\n")
     code, _, err = run_cli(capsys, "run", str(corpus), "--base-url", url, "--llama-cpp", "--out", "mine")
     assert code == 0, err
-    assert "no gold in gold/events.yaml for the 1 article(s) of this input" in " ".join(err.split())
+    assert "gold/events.yaml for the 1 article(s) of this input" in " ".join(err.split())
     names = {p.name for p in (workdir / "mine").iterdir()}
     assert {"events.jsonl", "report.html"} <= names and "scores.json" not in names
     assert "m1" in (workdir / "mine" / "report.html").read_text()

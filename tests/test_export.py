@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from extract.errors import ConfigError
-from extract.export import COLUMNS, EXPORT_FORMAT, export_run, run_rows
+from extract.export import EXPORT_FORMAT, columns, export_run, run_rows
 from extract.schema import EVENTS_FORMAT
+from extract.tasks.military import TASK
+
+COLUMNS = columns(TASK)
 from tests.fakes import run_cli
 from tests.test_cli import one_line_error
 
@@ -57,7 +60,7 @@ def test_columns_are_fixed_and_in_schema_order() -> None:
 
 
 def test_rows_sorted_by_article_then_kept_first(tmp_path: Path) -> None:
-    rows = run_rows(make_run(tmp_path))
+    rows = run_rows(make_run(tmp_path), task=TASK)
     assert [(r["article_id"], r["type"], r["rejected"]) for r in rows] == [
         ("a#1", "troop_level", False),
         ("a#1", "political_decision", True),
@@ -69,7 +72,7 @@ def test_rows_sorted_by_article_then_kept_first(tmp_path: Path) -> None:
 
 
 def test_csv_header_and_rows(tmp_path: Path) -> None:
-    result = export_run(make_run(tmp_path), fmt="csv")
+    result = export_run(make_run(tmp_path), fmt="csv", task=TASK)
     assert (result.path, result.rows, result.kept, result.rejected) == (tmp_path / "run1" / "events.csv", 3, 2, 1)
     with result.path.open(encoding="utf-8", newline="") as f:
         header, *rows = list(csv.reader(f))
@@ -85,7 +88,7 @@ def test_csv_header_and_rows(tmp_path: Path) -> None:
 
 def test_jsonl_is_flat_sorted_and_versioned(tmp_path: Path) -> None:
     out = tmp_path / "flat.jsonl"
-    export_run(make_run(tmp_path), fmt="jsonl", out=out)
+    export_run(make_run(tmp_path), fmt="jsonl", out=out, task=TASK)
     lines = out.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert all(list(r) == sorted(r) for r in records)
@@ -97,37 +100,37 @@ def test_jsonl_is_flat_sorted_and_versioned(tmp_path: Path) -> None:
 def test_default_jsonl_path_never_replaces_the_runs_events(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path)
     before = (run_dir / "events.jsonl").read_bytes()
-    assert export_run(run_dir, fmt="jsonl").path == run_dir / "events.flat.jsonl"
+    assert export_run(run_dir, fmt="jsonl", task=TASK).path == run_dir / "events.flat.jsonl"
     assert (run_dir / "events.jsonl").read_bytes() == before
     with pytest.raises(ConfigError, match="one of the run's own files"):
-        export_run(run_dir, fmt="jsonl", out=run_dir / "events.jsonl")
+        export_run(run_dir, fmt="jsonl", out=run_dir / "events.jsonl", task=TASK)
 
 
 def test_parquet_round_trip(tmp_path: Path) -> None:
     pq = pytest.importorskip("pyarrow.parquet")
-    result = export_run(make_run(tmp_path), fmt="parquet")
+    result = export_run(make_run(tmp_path), fmt="parquet", task=TASK)
     table = pq.read_table(result.path)
     assert tuple(table.column_names) == COLUMNS
     assert table.schema.metadata[b"format"] == EXPORT_FORMAT.encode()
     assert str(table.schema.field("killed").type) == "int64" and str(table.schema.field("rejected").type) == "bool"
     rows = table.to_pylist()
-    assert rows == run_rows(tmp_path / "run1")
+    assert rows == run_rows(tmp_path / "run1", task=TASK)
     assert rows[1]["parties"] == ["United States", "Iraq"] and rows[2]["location.place"] == "Baghdad"
 
 
 def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
-    with pytest.raises(ConfigError, match=r"pip install 'extract\[parquet\]'") as e:
-        export_run(make_run(tmp_path), fmt="parquet")
+    with pytest.raises(ConfigError, match=r"pip install 'extract-events\[parquet\]'") as e:
+        export_run(make_run(tmp_path), fmt="parquet", task=TASK)
     assert "\n" not in str(e.value)
 
 
 def test_unknown_format_and_bad_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown export format 'xlsx'"):
-        export_run(make_run(tmp_path), fmt="xlsx")
+        export_run(make_run(tmp_path), fmt="xlsx", task=TASK)
     with pytest.raises(ConfigError, match="is not a run folder"):
-        export_run(tmp_path / "nowhere", fmt="csv")
+        export_run(tmp_path / "nowhere", fmt="csv", task=TASK)
 
 
 def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,8 +17,11 @@ from extract.gold import (
     dump_gold,
     load_gold,
 )
-from extract.schema import Event, parse_event
-from extract.seeds import Article, load_documents
+from extract.schema import Event
+from extract.tasks.military import TASK
+
+parse_event = TASK.parse_event  # noqa: E305
+from extract.documents import Article, load_documents
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,7 +82,7 @@ def _line(path: Path, needle: str, *, occurrence: int = 1) -> int:
 
 
 def _check(path: Path) -> list[Problem]:
-    return check_gold(path, articles=ARTICLES, aliases=ALIASES)
+    return check_gold(path, articles=ARTICLES, aliases=ALIASES, task=TASK)
 
 
 def _one(problems: list[Problem], fragment: str) -> Problem:
@@ -97,7 +100,7 @@ def test_clean_file_has_no_problems(tmp_path: Path) -> None:
 
 def test_load_gold_gives_events_and_their_lines(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN)
-    gold = load_gold(path)
+    gold = load_gold(path, task=TASK)
     assert list(gold) == ["a#1", "b#1"]
     assert gold["b#1"] == GoldArticle(id="b#1", events=(), lines=())
     first, second = gold["a#1"].events
@@ -108,13 +111,13 @@ def test_load_gold_gives_events_and_their_lines(tmp_path: Path) -> None:
 
 def test_load_gold_orders_articles_by_id(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN.replace("a#1", "c#1"))
-    assert list(load_gold(path)) == ["b#1", "c#1"]
+    assert list(load_gold(path, task=TASK)) == ["b#1", "c#1"]
 
 
 def test_load_gold_rejects_malformed_yaml_with_line(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN.replace("    summary: stay", "    summary: [stay"))
     with pytest.raises(InputError) as info:
-        load_gold(path)
+        load_gold(path, task=TASK)
     assert info.value.path == str(path)
     assert info.value.line is not None and info.value.line >= _line(path, "summary: [stay")
 
@@ -122,21 +125,21 @@ def test_load_gold_rejects_malformed_yaml_with_line(tmp_path: Path) -> None:
 def test_load_gold_rejects_wrong_format(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN.replace(GOLD_FORMAT, "extract.gold/0"))
     with pytest.raises(InputError, match="extract.gold/1") as info:
-        load_gold(path)
+        load_gold(path, task=TASK)
     assert (info.value.path, info.value.line) == (str(path), 1)
 
 
 def test_load_gold_rejects_invalid_event_with_its_line(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN.replace("count: 3000", "count: many"))
     with pytest.raises(InputError, match="count") as info:
-        load_gold(path)
+        load_gold(path, task=TASK)
     assert info.value.line == _line(path, "count: many")
     assert str(info.value).startswith(f"{path}:{info.value.line}: ")
 
 
 def test_load_gold_reports_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read"):
-        load_gold(tmp_path / "missing.yaml")
+        load_gold(tmp_path / "missing.yaml", task=TASK)
 
 
 # --- every kind of problem -----------------------------------------------------------------
@@ -263,7 +266,7 @@ def test_article_listed_twice(tmp_path: Path) -> None:
     path = _write(tmp_path, CLEAN + "- id: b#1\n  events: []\n")
     assert _one(_check(path), "listed twice").line == _line(path, "id: b#1", occurrence=2)
     with pytest.raises(InputError, match="listed twice"):
-        load_gold(path)
+        load_gold(path, task=TASK)
 
 
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
@@ -347,8 +350,8 @@ def _one_of_each() -> list[Event]:
 def test_dump_then_load_round_trips(tmp_path: Path) -> None:
     events = _one_of_each()
     path = tmp_path / "events.yaml"
-    path.write_text(dump_gold({"z#1": events, "a#1": []}), encoding="utf-8")
-    gold = load_gold(path)
+    path.write_text(dump_gold({"z#1": events, "a#1": []}, task=TASK), encoding="utf-8")
+    gold = load_gold(path, task=TASK)
     assert list(gold) == ["a#1", "z#1"]
     assert gold["a#1"].events == ()
     assert list(gold["z#1"].events) == events
@@ -356,7 +359,7 @@ def test_dump_then_load_round_trips(tmp_path: Path) -> None:
 
 def test_dump_is_stable_and_diff_friendly() -> None:
     events = _one_of_each()
-    text = dump_gold({"b#1": events[:2], "a#1": []})
+    text = dump_gold({"b#1": events[:2], "a#1": []}, task=TASK)
     assert text.index("id: a#1") < text.index("id: b#1")
     assert "format: extract.gold/1\n" in text and "events: []" in text
     assert "place: null" in text and "units: null" in text  # every field is written
@@ -365,20 +368,20 @@ def test_dump_is_stable_and_diff_friendly() -> None:
     assert [line.split(":")[0].strip() for line in lines[first : first + 4]] == ["- type", "evidence", "date", "location"]
     long_quote = "A " * 200 + "“end”"
     event = parse_event({"type": "attack", "target": "x", "means": "other", "evidence": long_quote})
-    dumped = dump_gold({"a#1": [event]})
+    dumped = dump_gold({"a#1": [event]}, task=TASK)
     assert sum("evidence:" in line and "“end”" in line for line in dumped.splitlines()) == 1
-    assert dump_gold({"b#1": events[:2], "a#1": []}) == text
+    assert dump_gold({"b#1": events[:2], "a#1": []}, task=TASK) == text
 
 
 def test_dump_of_nothing_loads_as_nothing(tmp_path: Path) -> None:
     path = tmp_path / "events.yaml"
-    path.write_text(dump_gold({}), encoding="utf-8")
-    assert load_gold(path) == {}
+    path.write_text(dump_gold({}, task=TASK), encoding="utf-8")
+    assert load_gold(path, task=TASK) == {}
 
 
 def test_dumped_gold_passes_the_checker(tmp_path: Path) -> None:
     path = tmp_path / "events.yaml"
-    path.write_text(dump_gold({"a#1": load_gold(_write(tmp_path, CLEAN))["a#1"].events, "b#1": []}), encoding="utf-8")
+    path.write_text(dump_gold({"a#1": load_gold(_write(tmp_path, CLEAN), task=TASK)["a#1"].events, "b#1": []}, task=TASK), encoding="utf-8")
     assert _check(path) == []
 
 
@@ -389,7 +392,7 @@ def test_repository_gold_is_clean() -> None:
     problems = check_gold(
         REPO / "gold" / "events.yaml",
         articles=load_documents(REPO / "seeds"),
-        aliases=Aliases.load(REPO / "gold" / "aliases.yaml"),
+        aliases=Aliases.load(REPO / "gold" / "aliases.yaml"), task=TASK
     )
     assert [str(p) for p in problems] == []
 
@@ -401,17 +404,17 @@ def _draft(tmp_path: Path) -> tuple[Path, list[Article]]:
     from extract.export import write_gold_draft
     from tests.test_export import make_run
 
-    path, count = write_gold_draft(make_run(tmp_path))
+    path, count = write_gold_draft(make_run(tmp_path), task=TASK)
     assert path == tmp_path / "run1" / "gold-draft.yaml" and count == 2  # kept events only
     return path, load_documents(tmp_path / "docs.jsonl")
 
 
 def test_draft_loads_but_the_checker_refuses_its_unreviewed_events(tmp_path: Path) -> None:
     path, articles = _draft(tmp_path)
-    gold = load_gold(path)
+    gold = load_gold(path, task=TASK)
     assert [e.type for e in gold["a#1"].events] == ["troop_level"] and gold["b#1"].events[0].means == "drone"
     assert gold["a#1"].unreviewed == gold["b#1"].unreviewed == 1
-    problems = check_gold(path, articles=articles, aliases=ALIASES)
+    problems = check_gold(path, articles=articles, aliases=ALIASES, task=TASK)
     assert [(p.line, p.message) for p in problems] == [
         (_line(path, "    reviewed: false", occurrence=n), "unreviewed draft event: review it, then remove `reviewed: false`")
         for n in (1, 2)
@@ -421,7 +424,7 @@ def test_draft_loads_but_the_checker_refuses_its_unreviewed_events(tmp_path: Pat
 def test_reviewed_draft_checks_clean(tmp_path: Path) -> None:
     path, articles = _draft(tmp_path)
     path.write_text(path.read_text(encoding="utf-8").replace("    reviewed: false\n", ""), encoding="utf-8")
-    assert check_gold(path, articles=articles, aliases=ALIASES) == []
+    assert check_gold(path, articles=articles, aliases=ALIASES, task=TASK) == []
     assert _check(_write(tmp_path, CLEAN.replace("  - type: troop_level\n", "  - type: troop_level\n    reviewed: true\n"))) == []
 
 
@@ -437,14 +440,14 @@ def test_draft_never_overwrites_without_force(tmp_path: Path) -> None:
     path, _ = _draft(tmp_path)
     path.write_text("edited\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="exists; pass --force"):
-        write_gold_draft(tmp_path / "run1")
+        write_gold_draft(tmp_path / "run1", task=TASK)
     assert path.read_text(encoding="utf-8") == "edited\n"
-    write_gold_draft(tmp_path / "run1", force=True)
+    write_gold_draft(tmp_path / "run1", force=True, task=TASK)
     assert "reviewed: false" in path.read_text(encoding="utf-8")
 
 
 def test_repository_gold_round_trips_byte_for_byte() -> None:
     path = REPO / "gold" / "events.yaml"
     assert "reviewed" not in path.read_text(encoding="utf-8")
-    gold = load_gold(path)
-    assert dump_gold({k: v.events for k, v in gold.items()}) == path.read_text(encoding="utf-8")
+    gold = load_gold(path, task=TASK)
+    assert dump_gold({k: v.events for k, v in gold.items()}, task=TASK) == path.read_text(encoding="utf-8")

@@ -25,7 +25,10 @@ from extract.errors import (
     ServerUnreachableError,
 )
 from extract.llm import RESUME_HINT, LLMClient
-from extract.schema import AnyEvents, Extraction
+from extract.schema import AnyEvents
+from extract.tasks.military import TASK
+
+Extraction = TASK.extraction_model  # noqa: E305
 from tests.fakes import FakeServer, fake_client
 from tests.fakes import loopback, run_cli
 

@@ -14,11 +14,13 @@ from extract.errors import CacheMissError, LLMError
 from extract.llm import RECORDED_BASE_URL, RecordingTransport
 from extract.lx import LangExtract, to_event, to_example
 from extract.prompts import PromptSet
-from extract.schema import EVENT_TYPES
-from extract.seeds import Article
+from extract.tasks.military import TASK
+
+EVENT_TYPES = TASK.event_types  # noqa: E305
+from extract.documents import Article
 from tests.fakes import FakeServer
 
-PROMPTS = PromptSet.load(Path("prompts"))
+PROMPTS = PromptSet.load(TASK, Path("prompts"))
 TEXT = "Germany has about 1,100 soldiers in Lithuania. A drone strike on a depot killed four workers."
 ARTICLE = Article(id="a#1", title="t", text=TEXT, source="a.txt", runs=((0, 0, len(TEXT)),))
 ANSWER = json.dumps(
@@ -56,7 +58,7 @@ def test_examples_become_langextract_examples_with_string_attributes() -> None:
 def test_examples_round_trip_to_the_same_events() -> None:
     for example in PROMPTS.examples():
         for event, converted in zip(example.events, to_example(example).extractions):
-            assert to_event(converted) == event
+            assert to_event(converted, task=TASK) == event
 
 
 @pytest.mark.parametrize(
@@ -70,7 +72,7 @@ def test_examples_round_trip_to_the_same_events() -> None:
     ],
 )
 def test_attributes_map_onto_fields(cls: str, attributes: dict[str, str], expected: dict[str, object]) -> None:
-    event = to_event(extraction(cls, attributes))
+    event = to_event(extraction(cls, attributes), task=TASK)
     assert event is not None
     assert {k: getattr(event, k) for k in expected} == expected
 
@@ -84,7 +86,7 @@ def test_attributes_map_onto_fields(cls: str, attributes: dict[str, str], expect
     ],
 )
 def test_unusable_extractions_are_none(cls: str, attributes: dict[str, str]) -> None:
-    assert to_event(extraction(cls, attributes)) is None
+    assert to_event(extraction(cls, attributes), task=TASK) is None
 
 
 def transport(tmp_path: Path, server: FakeServer, **changes: object) -> RecordingTransport:
@@ -108,7 +110,7 @@ def test_langextract_runs_through_the_recording_transport_and_replays(tmp_path: 
     events = [r.event for r in outcome.events]
     assert [e.type for e in events] == ["troop_level", "attack"]
     assert (events[0].count, events[1].means) == (1100, "drone")
-    assert outcome.errors == ["1 extraction(s) did not map onto schema v1"]
+    assert outcome.errors == ["1 extraction(s) did not map onto the schema"]
     assert (outcome.usage.calls, outcome.keys) == (1, first.keys)
     body = server.requests[0]
     assert (body["temperature"], body["seed"], body["max_tokens"]) == (0.0, 1234, 2048)

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.normalize import canonical_actor, infer_country, normalize, numbers_in, repair_values, verify_numbers
-from extract.schema import parse_event
+from extract.tasks.military import TASK
+
+parse_event = TASK.parse_event  # noqa: E305
 
 ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliases.yaml")
 
@@ -52,12 +54,12 @@ def test_infer_country(evidence: str, country: str | None) -> None:
 
 def test_normalize_fills_location_and_canonical_names() -> None:
     event = parse_event({"type": "troop_level", "evidence": "2,500 US troops in Iraq", "force": "US troops", "count": 2500})
-    normalized = normalize(event, ALIASES)
+    normalized = normalize(event, ALIASES, task=TASK)
     assert normalized.force == "United States" and normalized.location.country == "Iraq"
     given = parse_event(
         {"type": "troop_level", "evidence": "2,500 US troops in Iraq", "force": "US", "count": 2500, "location": {"country": "Syria"}}
     )
-    assert normalize(given, ALIASES).location.country == "Syria"  # never overrides the model's answer
+    assert normalize(given, ALIASES, task=TASK).location.country == "Syria"  # never overrides the model's answer
 
 
 def event(data: dict) -> object:
@@ -90,14 +92,14 @@ def event(data: dict) -> object:
     ],
 )
 def test_repair_values_follows_the_cue_words_of_the_definitions(given: dict, evidence: str, field: str, expected: str) -> None:
-    assert getattr(repair_values(event({**given, "evidence": evidence})), field) == expected
+    assert getattr(repair_values(event({**given, "evidence": evidence}), TASK), field) == expected
 
 
 def test_a_closed_facility_goes_to_no_one() -> None:
     closed = repair_values(
         event({"type": "base_transfer", "evidence": "The army shut its northern headquarters", "kind": "handover",
                "to_party": "Peru"})
-    )
+    , TASK)
     assert (closed.kind, closed.to_party) == ("closure", None)
 
 

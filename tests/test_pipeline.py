@@ -13,7 +13,7 @@ import pytest
 from extract import fake_server
 from extract.config import Config, GenerationParams
 from extract.errors import CacheMissError, EndpointDownError
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.llm import LLMClient, Result, Usage
 from extract.normalize import canonicalize
 from extract.pipeline import (
@@ -31,8 +31,11 @@ from extract.pipeline import (
     write_run,
 )
 from extract.prompts import PromptSet
-from extract.schema import Extraction, parse_event
-from extract.seeds import Article, load_documents
+from extract.tasks.military import TASK
+
+Extraction = TASK.extraction_model
+parse_event = TASK.parse_event  # noqa: E305
+from extract.documents import Article, load_documents
 from extract.text import windows
 from tests.fakes import FakeServer, completion_cut, fake_client
 
@@ -64,7 +67,7 @@ def test_ground_keeps_exact_repairs_approximate_and_rejects_invented_quotes() ->
     exact = troop(SENTENCE)
     approximate = troop("the united states has  reduced the number of its troops in iraq to 2,500", force="US")
     invented = troop("The United States sent 40,000 troops to Canada yesterday.")
-    kept, rejected = ground(ARTICLE, [exact, approximate, invented], aliases=ALIASES)
+    kept, rejected = ground(ARTICLE, [exact, approximate, invented], aliases=ALIASES, task=TASK)
     assert [r.span.status for r in kept] == ["exact"]  # the repaired copy became an exact duplicate
     assert kept[0].event.force == "United States"
     assert [r.event.evidence for r in rejected] == [invented.evidence]
@@ -79,20 +82,20 @@ def test_ground_keeps_one_event_per_fact() -> None:
     other_country = parse_event(
         {"type": "troop_level", "evidence": SENTENCE, "force": "US", "count": 2500, "location": {"country": "Syria"}}
     )
-    kept, _ = ground(ARTICLE, [body, headline, other_country], aliases=ALIASES)
+    kept, _ = ground(ARTICLE, [body, headline, other_country], aliases=ALIASES, task=TASK)
     # The headline repeats the body's key fields; a level stated for another country is another fact.
     assert [(r.event.evidence, r.event.location.country) for r in kept] == [(SENTENCE, "Iraq"), (SENTENCE, "Syria")]
     reduce = {"type": "force_change", "evidence": SENTENCE, "kind": "reduce", "resulting_level": 2500}
     first = parse_event({**reduce, "force": "US", "status": "completed"})
     vaguer = parse_event({**reduce, "evidence": SENTENCE[4:], "force": "the Americans", "status": "completed"})
-    kept, _ = ground(ARTICLE, [first, vaguer, body], aliases=ALIASES)
+    kept, _ = ground(ARTICLE, [first, vaguer, body], aliases=ALIASES, task=TASK)
     # Overlapping quotes of one type with the same numbers state one fact; another type is another fact.
     assert [(r.event.type, r.event.force) for r in kept] == [("force_change", "United States"), ("troop_level", "United States")]
 
 
 def test_ground_repairs_a_paraphrased_quote_with_the_articles_words() -> None:
     paraphrase = troop("The United States has reduced the number of its soldiers in Iraq to 2,500")
-    kept, _ = ground(ARTICLE, [paraphrase])
+    kept, _ = ground(ARTICLE, [paraphrase], task=TASK)
     assert kept[0].span.status == "fuzzy"
     assert kept[0].event.evidence in ARTICLE.text and "troops" in kept[0].event.evidence
 
@@ -118,7 +121,7 @@ def test_one_call_per_window_after_a_shared_prefix(tmp_path: Path) -> None:
     server = FakeServer([answer_per_window])
     passes: list[str] = []
     outcome = extract_article(
-        ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
+        ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(TASK, REPO / "prompts"),
         aliases=ALIASES, on_pass=passes.append,
     )
     spans = windows(ARTICLE.text, max_chars=WINDOW_CHARS)
@@ -139,22 +142,22 @@ def test_one_call_per_window_after_a_shared_prefix(tmp_path: Path) -> None:
 def test_a_lower_configured_limit_wins_over_the_window_limit(tmp_path: Path) -> None:
     server = FakeServer([answer_per_window])
     client = make_client(tmp_path, server, params=GenerationParams(max_tokens=100))
-    extract_article(ARTICLE, client=client, prompts=PromptSet.load(REPO / "prompts"))
+    extract_article(ARTICLE, client=client, prompts=PromptSet.load(TASK, REPO / "prompts"))
     assert {r["max_tokens"] for r in server.requests} == {100}
 
 
 def test_salvage_keeps_the_complete_valid_events_of_a_cut_answer() -> None:
     event = {"type": "troop_level", "evidence": "x", "force": "US", "count": 1}
     content = json.dumps({"events": [event, {"type": "troop_level"}, event]})[:-3] + ', {"type": "tro'
-    assert len(salvage_events(content)) == 1  # the second is invalid, the third cut
-    assert salvage_events("") == [] and salvage_events('{"events": [{"type": "troop_le') == []
+    assert len(salvage_events(content, task=TASK)) == 1  # the second is invalid, the third cut
+    assert salvage_events("", task=TASK) == [] and salvage_events('{"events": [{"type": "troop_le', task=TASK) == []
 
 
 def test_run_articles_keeps_article_order_and_writes_sorted_events(tmp_path: Path) -> None:
     server = FakeServer([answer_per_window])
     articles = [a for a in load_documents(REPO / "seeds") if a.id.startswith("004")]
     outcomes = list(run_articles(
-        articles, client=make_client(tmp_path, server), prompts=PromptSet.load(REPO / "prompts"),
+        articles, client=make_client(tmp_path, server), prompts=PromptSet.load(TASK, REPO / "prompts"),
         aliases=ALIASES, concurrency=2,
     ))  # fmt: skip
     assert [o.article_id for o in outcomes] == [a.id for a in articles]
@@ -167,12 +170,12 @@ def test_offline_miss_stops_the_run(tmp_path: Path) -> None:
     with pytest.raises(CacheMissError):
         extract_article(
             ARTICLE, client=make_client(tmp_path, FakeServer([]), cache_policy="offline"),
-            prompts=PromptSet.load(REPO / "prompts"),
+            prompts=PromptSet.load(TASK, REPO / "prompts"),
         )
 
 
 SEEDS = load_documents(REPO / "seeds")
-PROMPTS = PromptSet.load(REPO / "prompts")
+PROMPTS = PromptSet.load(TASK, REPO / "prompts")
 
 
 def test_calls_are_counted_without_rendering_a_prompt(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from extract.errors import InputError
-from extract.prompts import STRATEGY_FILES, TEMPLATES, PromptSet
-from extract.schema import EVENT_TYPES
-from extract.seeds import Article, load_text_file
+from extract.errors import ConfigError, InputError
+from extract.prompts import PromptSet, strategy_files
+from extract.tasks.military import TASK
 
+from extract.documents import Article, load_text_file
+
+EVENT_TYPES = TASK.event_types
+STRATEGY_FILES = strategy_files(EVENT_TYPES)
+TEMPLATES = tuple(dict.fromkeys(name for names in STRATEGY_FILES.values() for name in names))
 ROOT = Path(__file__).resolve().parent.parent
-PROMPTS = ROOT / "prompts"
+PROMPTS = TASK.prompts_dir
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def copy(tmp_path: Path) -> Path:
 
 
 def test_load_real_prompts() -> None:
-    prompts = PromptSet.load(PROMPTS)
+    prompts = PromptSet.load(TASK, PROMPTS)
     assert prompts.directory == PROMPTS
     assert set(prompts.sources) == set(TEMPLATES)
     for name in TEMPLATES:
@@ -40,22 +44,22 @@ def test_load_real_prompts() -> None:
 
 
 def test_hash_stable_and_16_hex() -> None:
-    first, second = PromptSet.load(PROMPTS), PromptSet.load(PROMPTS)
+    first, second = PromptSet.load(TASK, PROMPTS), PromptSet.load(TASK, PROMPTS)
     assert re.fullmatch(r"[0-9a-f]{16}", first.hash)
     assert first.hash == second.hash
     assert first.hashes == second.hashes
 
 
 def test_hash_same_for_a_copy(copy: Path) -> None:
-    assert PromptSet.load(copy).hash == PromptSet.load(PROMPTS).hash
+    assert PromptSet.load(TASK, copy).hash == PromptSet.load(TASK, PROMPTS).hash
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
 def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
-    original = PromptSet.load(copy)
+    original = PromptSet.load(TASK, copy)
     path = copy / name
     path.write_text(path.read_text(encoding="utf-8") + " ", encoding="utf-8")
-    changed = PromptSet.load(copy)
+    changed = PromptSet.load(TASK, copy)
     for strategy, names in STRATEGY_FILES.items():
         # Only the strategies whose prompts use the file get a new hash (and new cache keys).
         assert (changed.hash_of(strategy) != original.hash_of(strategy)) == (name in names), strategy
@@ -71,7 +75,7 @@ def window(prompts: PromptSet, article: Article, *, part: int = 1) -> list[dict[
 
 
 def test_window_messages_order_and_content(article: Article) -> None:
-    prompts = PromptSet.load(PROMPTS)
+    prompts = PromptSet.load(TASK, PROMPTS)
     messages = window(prompts, article)
     roles = [m["role"] for m in messages]
     examples = prompts.examples()
@@ -88,28 +92,37 @@ def test_window_messages_order_and_content(article: Article) -> None:
 
 def test_window_prefix_is_the_same_for_every_window_and_article(article: Article) -> None:
     other = load_text_file(ROOT / "seeds" / "003_c876d06fac985b5f.txt")[0]
-    prompts = PromptSet.load(PROMPTS)
+    prompts = PromptSet.load(TASK, PROMPTS)
     first, second, elsewhere = window(prompts, article), window(prompts, article, part=2), window(prompts, other)
     assert first[:-1] == second[:-1] == elsewhere[:-1]
     assert "published" not in elsewhere[-1]["content"].split("\n")[0]  # 003 has no publication date
 
 
 def test_missing_template(copy: Path) -> None:
-    (copy / "article.j2").unlink()
+    (copy / "window.j2").unlink()
     with pytest.raises(InputError, match="cannot read prompt template") as info:
-        PromptSet.load(copy)
-    assert str(copy / "article.j2") in str(info.value)
+        PromptSet.load(TASK, copy)
+    assert str(copy / "window.j2") in str(info.value)
+
+
+def test_a_baseline_without_its_templates_is_left_out_and_named_when_asked_for(copy: Path) -> None:
+    (copy / "article.j2").unlink()  # the naive baseline's
+    prompts = PromptSet.load(TASK, copy)
+    assert set(prompts.strategies) == {"extract", "langextract"}
+    assert prompts.hash == PromptSet.load(TASK, PROMPTS).hash
+    with pytest.raises(ConfigError, match="no templates for the naive strategy"):
+        prompts.hash_of("naive")
 
 
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read prompt template"):
-        PromptSet.load(tmp_path / "nowhere")
+        PromptSet.load(TASK, tmp_path / "nowhere")
 
 
 def test_undefined_variable(copy: Path, article: Article) -> None:
     (copy / "window.j2").write_text("Use {{ nonexistent_variable }} please.", encoding="utf-8")
     with pytest.raises(InputError, match="template error") as info:
-        window(PromptSet.load(copy), article)
+        window(PromptSet.load(TASK, copy), article)
     assert "nonexistent_variable" in str(info.value)
     assert str(copy / "window.j2") in str(info.value)
 
@@ -117,17 +130,17 @@ def test_undefined_variable(copy: Path, article: Article) -> None:
 def test_undefined_attribute(copy: Path, article: Article) -> None:
     (copy / "article.j2").write_text("{{ article.no_such_field }}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        PromptSet.load(copy).naive_messages(article)
+        PromptSet.load(TASK, copy).naive_messages(article)
 
 
 def test_syntax_error(copy: Path, article: Article) -> None:
     (copy / "window_system.j2").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(InputError, match="template error"):
-        window(PromptSet.load(copy), article)
+        window(PromptSet.load(TASK, copy), article)
 
 
 def test_naive_messages_give_the_rules_and_whole_article_then_ask_for_every_type(article: Article) -> None:
-    prompts = PromptSet.load(PROMPTS)
+    prompts = PromptSet.load(TASK, PROMPTS)
     system, body, question = (m["content"] for m in prompts.naive_messages(article))
     assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system
     assert body.startswith(f"Article {article.id} (published 2021-01-15):") and body.endswith(article.text)
@@ -135,7 +148,7 @@ def test_naive_messages_give_the_rules_and_whole_article_then_ask_for_every_type
 
 
 def test_examples_are_valid_and_cover_every_type() -> None:
-    examples = PromptSet.load(PROMPTS).examples()
+    examples = PromptSet.load(TASK, PROMPTS).examples()
     assert {e.type for x in examples for e in x.events} == set(EVENT_TYPES)
     assert all(e.evidence in x.text for x in examples for e in x.events)
 
@@ -144,11 +157,11 @@ def test_an_example_quoting_text_it_does_not_contain_is_an_input_error(copy: Pat
     path = copy / "examples.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("evidence: Germany has about", "evidence: France has about"))
     with pytest.raises(InputError, match="example 1: evidence 'France has about"):
-        PromptSet.load(copy).examples()
+        PromptSet.load(TASK, copy).examples()
 
 
 def test_langextract_description_names_every_type() -> None:
-    description = PromptSet.load(PROMPTS).langextract_description()
+    description = PromptSet.load(TASK, PROMPTS).langextract_description()
     assert all(f"- {t}: " in description for t in EVENT_TYPES)
 
 
@@ -163,9 +176,9 @@ def test_templates_are_compiled_once_per_prompt_set(article: Article, monkeypatc
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jinja2.Environment, "__init__", counting)
-    prompts = PromptSet.load(PROMPTS)
+    prompts = PromptSet.load(TASK, PROMPTS)
     first = [window(prompts, article, part=p) for p in (1, 2, 3)]
     prompts.naive_messages(article)
     assert len(built) == 1  # not one per call
     monkeypatch.undo()
-    assert first == [window(PromptSet.load(PROMPTS), article, part=p) for p in (1, 2, 3)]  # the same text
+    assert first == [window(PromptSet.load(TASK, PROMPTS), article, part=p) for p in (1, 2, 3)]  # the same text

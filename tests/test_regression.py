@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from extract import cli
-from extract.gold import Aliases, load_gold
+from extract.aliases import Aliases
+from extract.gold import load_gold
 from extract.score import read_events, score_run
+from extract.tasks.military import TASK
 
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = REPO / "tests" / "recordings"
@@ -144,7 +146,7 @@ def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.
     from extract.llm import LLMClient
     from extract.pipeline import extract_article
     from extract.prompts import PromptSet
-    from extract.seeds import load_documents
+    from extract.documents import load_documents
     from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
     config = load_config(cache_dir=tmp_path / "cache")
@@ -153,7 +155,7 @@ def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.
         client = LLMClient(
             config, cache=ResponseCache(config.cache_dir), endpoint=lambda: server.base_url, model_identity=MODEL_IDENTITY
         )
-        outcome = extract_article(article, client=client, prompts=PromptSet.load(REPO / "prompts"))
+        outcome = extract_article(article, client=client, prompts=PromptSet.load(TASK, REPO / "prompts"))
     assert outcome.status == "ok", outcome.errors
     assert outcome.usage.calls > 0
     assert outcome.events, "the model found no event in an article about a death toll"
@@ -201,8 +203,8 @@ def test_bench_on_some_articles_scores_them_against_their_own_gold(
     replay_bench(tmp_path, monkeypatch, capsys, one, "--strategies", "extract", "--out", str(tmp_path / "b"))
     row = json.loads((tmp_path / "b" / "bench.json").read_text())["strategies"]["extract"]
     article = "004_7f677d72774e52bd#1"
-    gold = {article: load_gold(REPO / "gold" / "events.yaml")[article].events}
-    events = {article: read_events(RECORDINGS / "events.jsonl")[article]}
+    gold = {article: load_gold(REPO / "gold" / "events.yaml", task=TASK)[article].events}
+    events = {article: read_events(RECORDINGS / "events.jsonl", task=TASK)[article]}
     alone = score_run(events, gold, aliases=Aliases.load(REPO / "gold" / "aliases.yaml"))
     # Scored against this article's gold only, not against the 54 events of all the seeds.
     assert row["lenient_recall"] == round(alone.lenient.recall, 4) and row["lenient_recall"] > 2 / 54

@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from extract.gold import Aliases
+from extract.aliases import Aliases
 from extract.report import print_summary, read_rejected, render_comparison_markdown, render_html, render_markdown
-from extract.schema import EVENTS_FORMAT, Event, parse_event
+from extract.schema import EVENTS_FORMAT, Event
+from extract.tasks.military import TASK
+
+parse_event = TASK.parse_event  # noqa: E305
 from extract.score import Scores, compare, score_run
-from extract.seeds import Article, load_jsonl, load_text_file
+from extract.documents import Article, load_jsonl, load_text_file
 
 ALIASES = Aliases({"United States": ("US", "Pentagon"), "Iraq": ("Baghdad",)})
 
@@ -286,9 +289,9 @@ def test_read_rejected_and_the_rejected_events(tmp_path: Path) -> None:
         "source": article.source,
     }
     (tmp_path / "rejected.jsonl").write_text(json.dumps(record) + "\n")
-    rejected = read_rejected(tmp_path / "rejected.jsonl")
+    rejected = read_rejected(tmp_path / "rejected.jsonl", task=TASK)
     assert rejected == {article.id: [(REJECTED_ATTACK, "the evidence has no cue word of attack")]}
-    assert read_rejected(tmp_path / "missing.jsonl") == {}
+    assert read_rejected(tmp_path / "missing.jsonl", task=TASK) == {}
     _, page = render(article, [TROOPS_PRED], [TROOPS_GOLD, ATTACK_GOLD], rejected=rejected)
     assert "Rejected (1)" in page
     assert '<div class="card rejected t-attack o-rejected" id="a1-r1">' in page

@@ -1,15 +1,15 @@
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+
 import pytest
 from pydantic import ValidationError
 
-from extract.schema import (
-    EVENT_CLASS_BY_TYPE,
-    EVENT_TYPES,
-    KEY_FIELDS,
-    Extraction,
-    parse_event,
-)
+from extract.schema import Event, extraction_model, slot_value, type_name
+from extract.tasks.military import TASK
+
+EVENT_TYPES, KEY_FIELDS, EVENT_CLASS_BY_TYPE = TASK.event_types, TASK.key_fields, TASK.by_type
+Extraction, parse_event = TASK.extraction_model, TASK.parse_event
 
 
 def walk(node: object):
@@ -59,3 +59,23 @@ def test_unknown_fields_and_types_are_rejected() -> None:
         parse_event({"type": "parade", "evidence": "x"})
     with pytest.raises(ValidationError):
         parse_event({"evidence": "x", "force": "US", "count": 1})
+
+
+class Sighting(Event):
+    """A core test type: the core builds any task's union from its classes."""
+
+    key_fields: ClassVar[tuple[str, ...]] = ("animal",)
+    type: Literal["sighting"]
+    animal: str
+    count: int | None = None
+
+
+def test_the_core_joins_any_event_classes_into_an_extraction_model() -> None:
+    model = extraction_model([Sighting])
+    answer = model.model_validate({"events": [{"type": "sighting", "evidence": "a fox", "animal": "fox"}]})
+    (event,) = answer.events
+    assert type(event) is Sighting and type_name(Sighting) == "sighting"
+    assert slot_value(event, "animal") == "fox" and slot_value(event, "location.country") is None
+    assert model.model_json_schema()["title"] == "Extraction"
+    with pytest.raises(ValidationError):
+        model.model_validate({"events": [{"type": "troop_level", "evidence": "x"}]})

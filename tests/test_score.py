@@ -10,9 +10,12 @@ from typing import Any
 import pytest
 
 from extract.errors import InputError
-from extract.gold import Aliases
-from extract.schema import Event, parse_event
-from extract.seeds import Article
+from extract.aliases import Aliases
+from extract.schema import Event
+from extract.tasks.military import TASK
+
+parse_event = TASK.parse_event  # noqa: E305
+from extract.documents import Article
 from extract.score import (
     SCORES_FORMAT,
     Quote,
@@ -437,7 +440,7 @@ def test_read_events_groups_by_article(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     lines = [_line("a#1", GOOD), "", _line("b#1", GOOD), _line("a#1", GOOD)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    events = read_events(path)
+    events = read_events(path, task=TASK)
     assert {k: len(v) for k, v in events.items()} == {"a#1": 2, "b#1": 1}
     assert events["a#1"][0] == troops(3000)
 
@@ -459,7 +462,7 @@ def test_malformed_line_names_its_number(tmp_path: Path, bad: str, message: str)
     lines = [_line("a#1", GOOD), _line("a#1", GOOD), bad, _line("a#1", GOOD)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as info:
-        read_events(path)
+        read_events(path, task=TASK)
     assert info.value.line == 3
     assert f"{path}:3:" in str(info.value)
     assert message in str(info.value)
@@ -467,7 +470,7 @@ def test_malformed_line_names_its_number(tmp_path: Path, bad: str, message: str)
 
 def test_missing_events_file_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError):
-        read_events(tmp_path / "nope.jsonl")
+        read_events(tmp_path / "nope.jsonl", task=TASK)
 
 
 # --- comparing runs ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from extract.errors import InputError
-from extract.seeds import Article, load_documents, load_jsonl, load_text_file
+from extract.documents import Article, load_documents, load_jsonl, load_text_file
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -348,7 +348,7 @@ def test_an_article_longer_than_max_chars_is_an_error_naming_it(tmp_path: Path) 
 
 
 def test_documents_are_read_lazily(tmp_path: Path) -> None:
-    from extract.seeds import iter_documents
+    from extract.documents import iter_documents
 
     path = tmp_path / "docs.jsonl"
     good = json.dumps({"id": "ok", "text": "Headline\n\nBody sentence."})

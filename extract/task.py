@@ -1,0 +1,135 @@
+"""A task: the domain an extraction works in, as data the core reads and never names.
+
+A task holds its event models (pydantic, subclasses of ``schema.Event`` with their key and actor
+fields), the cue words and value rules its normalizer applies, and a folder with its prompt
+templates, few-shot examples, alias table and annotation guidelines. The built-in task is
+``extract.tasks.military``; ``load_task`` also takes a folder holding a ``task.py`` or the dotted
+name of a module, either defining ``TASK``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from extract.errors import ConfigError
+from extract.schema import Closed, Event, event_union, extraction_model, type_name
+
+#: The built-in task, used when none is named.
+DEFAULT_TASK = "extract.tasks.military"
+#: The file a task folder defines its ``TASK`` in.
+TASK_FILE = "task.py"
+
+#: For a categorical field, its values in order of precedence with a regular expression that cues each.
+ValueCues = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One extraction domain: its event types and rules, and the folder of its text resources."""
+
+    name: str
+    event_classes: tuple[type[Event], ...]
+    #: Holds ``prompts/``, ``aliases.yaml`` and ``GUIDELINES.md``.
+    directory: Path
+    schema_version: str = "1"
+    #: Word stems the evidence of each type must contain (an event without one is rejected);
+    #: a type not listed is not checked.
+    type_cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``(type, field)`` -> the values of a categorical field and their cues: a value the evidence
+    #: gives no cue for is replaced by the first value whose cue it holds.
+    value_cues: Mapping[tuple[str, str], ValueCues] = field(default_factory=dict)
+    #: A last domain rule applied to every normalized event (e.g. a closed base goes to no one).
+    repair: Callable[[Event], Event] | None = None
+
+    @functools.cached_property
+    def event_types(self) -> tuple[str, ...]:
+        """The type names, in the order the classes are given (prompts and reports list them so)."""
+        return tuple(type_name(cls) for cls in self.event_classes)
+
+    @functools.cached_property
+    def by_type(self) -> dict[str, type[Event]]:
+        return dict(zip(self.event_types, self.event_classes))
+
+    @functools.cached_property
+    def key_fields(self) -> dict[str, tuple[str, ...]]:
+        """Each type's key fields (strict matching needs all of them right)."""
+        return {t: cls.key_fields for t, cls in self.by_type.items()}
+
+    @functools.cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(event_union(self.event_classes))
+
+    @functools.cached_property
+    def extraction_model(self) -> type[Closed]:
+        """The response model of a call: ``{"events": [...]}`` over the task's union (built once)."""
+        return extraction_model(self.event_classes)
+
+    @property
+    def prompts_dir(self) -> Path:
+        return self.directory / "prompts"
+
+    @property
+    def aliases_path(self) -> Path:
+        return self.directory / "aliases.yaml"
+
+    @property
+    def guidelines_path(self) -> Path:
+        return self.directory / "GUIDELINES.md"
+
+    def parse_event(self, data: object) -> Event:
+        """Validate one event dict against the task's union (raises pydantic.ValidationError)."""
+        return self.adapter.validate_python(data)
+
+    @functools.cached_property
+    def schema_hash(self) -> str:
+        """sha256 (16 hex digits) of the JSON Schema of the task's union: what run records name."""
+        schema = repr(sorted(self.adapter.json_schema().items()))
+        return hashlib.sha256(schema.encode()).hexdigest()[:16]
+
+
+def _from_file(path: Path) -> Any:
+    """Import a task folder's ``task.py`` as a module of its own (not on sys.path)."""
+    name = f"extract_task_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path}: cannot be imported as a task")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (ImportError, SyntaxError, NameError, AttributeError, TypeError, ValueError) as e:
+        del sys.modules[name]
+        raise ConfigError(f"{path}: the task does not load: {type(e).__name__}: {e}") from e
+    return module
+
+
+@functools.cache
+def load_task(spec: str | Path | None = None) -> Task:
+    """The task a spec names: None for the built-in one, a folder with ``task.py``, or a module name."""
+    spec = DEFAULT_TASK if spec is None else spec
+    path = Path(spec)
+    if isinstance(spec, Path) or path.exists() or "/" in str(spec):
+        if not (path / TASK_FILE).is_file():
+            raise ConfigError(f"{path}: not a task folder (no {TASK_FILE}); `extract init {path}` writes one")
+        module = _from_file(path / TASK_FILE)
+    else:
+        try:
+            module = importlib.import_module(str(spec))
+        except ModuleNotFoundError as e:
+            raise ConfigError(f"no task {spec!r}: give a task folder or an importable module ({e})") from e
+    task = getattr(module, "TASK", None)
+    if not isinstance(task, Task):
+        raise ConfigError(f"task {spec}: defines no TASK = extract.Task(...)")
+    return task

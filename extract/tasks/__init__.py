@@ -1,0 +1,1 @@
+"""Tasks shipped with the package: each a subpackage defining ``TASK`` beside its resources."""

@@ -1,0 +1,23 @@
+"""The built-in task: troop levels, deployments and withdrawals, base handovers, mission changes,
+attacks, casualty tolls, operations tallies, political decisions and appointments (schema v1).
+
+Its prompts, few-shot examples, alias table and annotation guidelines lie beside this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from extract.task import Task
+from extract.tasks.military.rules import TYPE_CUES, VALUE_CUES, closure_has_no_recipient
+from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
+
+TASK = Task(
+    name="military",
+    event_classes=EVENT_CLASSES,
+    directory=Path(__file__).parent,
+    schema_version=SCHEMA_VERSION,
+    type_cues=TYPE_CUES,
+    value_cues=VALUE_CUES,
+    repair=closure_has_no_recipient,
+)

@@ -1,0 +1,90 @@
+"""The military task's normalizer rules: cue words from the type definitions and status rules of
+its GUIDELINES.md, and the one rule no table holds (a closed facility goes to no one)."""
+
+from __future__ import annotations
+
+from extract.schema import Event
+
+#: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
+TYPE_CUES: dict[str, tuple[str, ...]] = {
+    "troop_level": ("troop", "soldier", "forces", "force ", "personnel", "members", "contingent", "military",
+                    "service member", "marine", "army"),
+    "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "sen", "leav",
+                     "exit", "relocat", "mov", "depart", "arriv", "redeploy", "end", "remov", "return", "halv", "scal",
+                     "downsiz", "shrink", "decreas", "increas", "reinforc", "dispatch", "boost"),
+    "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",
+                      "station", "hand", "clos", "shut", "open"),
+    "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
+    "attack": ("attack", "strike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired", "shoot",
+               "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "raid", "kill", "targeted",
+               "hit", "offensive", "clash", "fight"),
+    "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
+    "operations_tally": ("sortie", "strike", "operation", "raid", "mission", "flight"),
+    "political_decision": ("agree", "law", "bill", "vote", "parliament", "resolution", "declar", "announc",
+                           "demand", "call", "urge", "order", "decid", "decision", "approv", "sign", "pact",
+                           "deal", "treaty", "accord", "ceasefire", "truce", "request", "ask"),
+    "personnel_change": ("appoint", "dismiss", "fire", "resign", "named", "nominat", "replac", "sack", "step",
+                         "succeed", "successor", "oust", "remov"),
+}
+
+
+#: The status rules of the guidelines (section 5), in order of precedence.
+_STATUS_CUES: tuple[tuple[str, str], ...] = (
+    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
+    ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b"),
+    ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
+    ("announced", r"announc"),
+)
+
+#: For each categorical field, its values in order of precedence and their cue patterns (the
+#: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
+VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("force_change", "kind"): (
+        ("reposition", r"repositio|relocat"),
+        ("rotate", r"rotat|\breplac"),
+        ("withdraw", r"withdr|pull(?:ed|ing|s)? out|\bleav(?:e|es|ing)\b|\bexit"),
+        ("reduce", r"reduc|\bcut|draw ?down|halv|downsiz"),
+        ("deploy", r"deploy|dispatch|\bsen[dt]\b|reinforc"),
+    ),
+    ("force_change", "status"): _STATUS_CUES,
+    ("mission_change", "status"): _STATUS_CUES,
+    ("base_transfer", "kind"): (
+        ("closure", r"\bclos|\bshut|deactivat"),
+        ("handover", r"\bhand(?:ed|ing|s)? over|handover|transfer"),
+        ("opening", r"\bopen"),
+    ),
+    ("attack", "means"): (
+        ("airstrike", r"air ?strike|air raid"),
+        ("drone", r"drone"),
+        ("missile", r"missile"),
+        ("rocket", r"rocket"),
+        ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
+        ("ground_assault", r"storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
+        ("gunfire", r"gunfire|gunmen|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
+    ),
+    ("operations_tally", "kind"): (
+        ("sorties", r"sortie"),
+        ("raids", r"\braid"),
+        ("strikes", r"strike"),
+        ("operations", r"operation"),
+    ),
+    ("political_decision", "kind"): (
+        ("legislation", r"\bbill\b|\blaws?\b|legislat"),
+        ("agreement", r"agree|\bdeal\b|\baccord\b|\bpact\b|treaty"),
+        ("declaration", r"declar"),
+        ("order", r"\border(?:ed|s)?\b|\bdirect(?:ed|ive)"),
+        ("demand", r"\bcall(?:ed|s|ing)? (?:on|for)\b|demand|\burg(?:e|ed|es|ing)\b"),
+    ),
+    ("personnel_change", "kind"): (
+        ("resigned", r"resign|step(?:ped|s)? down|\bquit"),
+        ("dismissed", r"dismiss|\bfired\b|\bsack|\boust|remov"),
+        ("appointed", r"appoint|\bnamed\b|nominat"),
+    ),
+}
+
+
+def closure_has_no_recipient(event: Event) -> Event:
+    """A closed base is handed to no one: its ``to_party`` is emptied."""
+    if event.type == "base_transfer" and getattr(event, "kind", None) == "closure" and getattr(event, "to_party", None):
+        return event.model_copy(update={"to_party": None})
+    return event
