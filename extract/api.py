@@ -10,6 +10,7 @@ model's server, and stops it at the end. The command line is a thin layer over t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from extract.aliases import Aliases
-from extract.config import Config, default_snapshot, load_config
+from extract.config import Config, default_snapshots, load_config
 from extract.documents import Article, iter_documents
 from extract.errors import ConfigError
 from extract.prompts import PromptSet
@@ -27,7 +28,7 @@ from extract.task import Task, load_task
 if TYPE_CHECKING:
     from extract.cache import ResponseCache
     from extract.llm import LLMClient
-    from extract.pipeline import ArticleOutcome
+    from extract.pipeline import ArticleOutcome, RunWriter
     from extract.score import Scores
     from extract.server import EmbeddedServer
 
@@ -47,18 +48,21 @@ def task_spec(task: Task | str | Path | None) -> str | None:
     return str(task)
 
 
-def open_cache(config: Config, *, snapshots: Sequence[Path] | None = None) -> ResponseCache:
-    """The response cache, layered over read-only snapshots (default: the repository's recording,
-    inside this repository only); a snapshot that does not exist is a ConfigError."""
-    from extract.cache import ResponseCache
-
-    if snapshots is None:
-        found = default_snapshot()
-        snapshots = [found] if found is not None else []
-    missing = [str(p) for p in snapshots if not p.is_file()]
+def snapshot_paths(snapshots: Sequence[Path] | None) -> list[Path]:
+    """The read-only recordings a cache answers from (None: the repository's, inside this
+    repository only); a snapshot that does not exist is a ConfigError."""
+    paths = default_snapshots() if snapshots is None else list(snapshots)
+    missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise ConfigError(f"no snapshot at {', '.join(missing)}")
-    return ResponseCache(config.cache_dir, snapshots=snapshots)
+    return paths
+
+
+def open_cache(config: Config, *, snapshots: Sequence[Path] | None = None) -> ResponseCache:
+    """The response cache, layered over read-only snapshots (see ``snapshot_paths``)."""
+    from extract.cache import ResponseCache
+
+    return ResponseCache(config.cache_dir, snapshots=snapshot_paths(snapshots))
 
 
 class Extractor:
@@ -88,7 +92,7 @@ class Extractor:
         if aliases is not None and not aliases.is_file():
             raise ConfigError(f"no alias table at {aliases}")
         self.aliases = Aliases.load(alias_path) if alias_path.is_file() else None
-        self._snapshots = snapshots
+        self._snapshots = snapshot_paths(snapshots)
         self._on_assemble = on_assemble
         self._on_start = on_start
         self._cache: ResponseCache | None = None
@@ -220,6 +224,90 @@ def extract(
 def load_documents(path: Path | str, *, max_chars: int | None = None) -> list[Article]:
     """The articles of a ``.txt`` file, a ``.jsonl`` file (``id``, ``text``, ``published``) or a folder of them."""
     return list(iter_documents(Path(path), max_chars=max_chars))
+
+
+# --- run folders --------------------------------------------------------------------------
+
+
+def new_run_dir(prompt_hash: str) -> Path:
+    """A default run folder, ``runs/<time to the microsecond>-<prompt hash>-<random>``: two runs never share one."""
+    import secrets
+    from datetime import datetime
+
+    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{prompt_hash[:8]}-{secrets.token_hex(3)}"
+
+
+@contextlib.contextmanager
+def run_folder(path: Path, *, resume: bool = False) -> Iterator[Path]:
+    """Create the run folder (and missing parents); if the block fails, remove those still empty.
+
+    A folder that existed before is never removed, nor one the block wrote anything into; a
+    non-empty one is written into only to resume its run.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is not a folder")
+    if not resume and path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"{path} is not empty: choose another --out, or go on with its run: extract run --resume {path}")
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        for folder in created:
+            if not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
+        raise
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do: the articles still to extract and their calls (no prompt rendered)."""
+
+    articles: int
+    calls: int
+
+
+def plan(extractor: Extractor, input: Path, *, max_chars: int | None, done: Iterable[str] = ()) -> Plan:
+    """Read the input once, lazily: duplicate ids and over-long articles stop the run before any call."""
+    skip, articles, calls = set(done), 0, 0
+    for article in iter_documents(input, max_chars=max_chars):
+        if article.id not in skip:
+            articles, calls = articles + 1, calls + extractor.count_calls(article)
+    return Plan(articles, calls)
+
+
+def extract_into(
+    extractor: Extractor,
+    input: Path,
+    writer: RunWriter,
+    *,
+    max_chars: int | None,
+    on_call: Callable[[str], None] | None = None,
+    on_outcome: Callable[[ArticleOutcome], None] | None = None,
+) -> None:
+    """Extract the input's articles that ``writer`` has not finished, each written as soon as it is.
+
+    An ExtractError after some articles were written becomes a RunStoppedError naming the folder
+    to resume; before any, it propagates as is (a rerun replays every finished call).
+    """
+    from extract.errors import ExtractError, RunStoppedError
+    from extract.llm import RESUME_HINT
+
+    try:
+        articles = (a for a in iter_documents(input, max_chars=max_chars) if a.id not in writer.done)
+        with extractor:
+            for outcome in extractor.run(articles, on_call=on_call):
+                writer.add(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+    except ExtractError as e:
+        if not writer.finished:
+            raise
+        # "rerun the same command" becomes "resume this folder"
+        raise RunStoppedError(str(e).removesuffix(RESUME_HINT), run_dir=writer.run_dir, finished=writer.finished) from e
+    finally:
+        writer.close()
 
 
 # --- evaluation ---------------------------------------------------------------------------

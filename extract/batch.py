@@ -22,12 +22,12 @@ import diskcache
 
 from extract.cache import ResponseCache, canonical_json
 from extract.config import Config
+from extract.documents import Article
 from extract.errors import BatchError, ConfigError
 from extract.files import read_jsonl
 from extract.llm import LLMClient, Request
 from extract.pipeline import plan_calls
 from extract.prompts import PromptSet
-from extract.documents import Article
 from extract.server import model_identity
 from extract.task import load_task
 

@@ -21,16 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from extract.aliases import Aliases
 from extract.align import align
 from extract.config import STRATEGIES
-from extract.errors import CacheMissError, ConfigError, InvalidOutputError, LLMError, ServerUnreachableError
-from extract.aliases import Aliases
+from extract.documents import Article
+from extract.errors import (
+    CacheMissError,
+    ConfigError,
+    InvalidOutputError,
+    LLMError,
+    ServerUnreachableError,
+)
 from extract.llm import LLMClient, Usage
 from extract.pipeline import ArticleOutcome, EventRecord, extract_article, write_run
 from extract.prompts import PromptSet
 from extract.schema import Event
 from extract.score import Scores, paired_tests, score_run
-from extract.documents import Article
 
 if TYPE_CHECKING:
     from extract.api import Extractor
@@ -395,8 +401,8 @@ def scale_benchmark(
     """
     from extract.cache import ResponseCache
     from extract.config import Config
-    from extract.pipeline import RunWriter, count_calls, run_articles
     from extract.documents import iter_documents
+    from extract.pipeline import RunWriter, count_calls, run_articles
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="extract-scale-") as tmp, fake_server(delay) as url:

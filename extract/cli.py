@@ -8,13 +8,10 @@ starts in a fraction of a second.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -39,6 +36,7 @@ from extract.config import (
     default_input,
     load_config,
 )
+from extract.documents import MAX_CHARS
 from extract.errors import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -48,18 +46,15 @@ from extract.errors import (
     EXIT_REGRESSION,
     ConfigError,
     ExtractError,
-    RunStoppedError,
 )
-from extract.documents import MAX_CHARS
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
     from rich.text import Text
 
-    from extract.api import Extractor
     from extract.cache import ResponseCache
     from extract.documents import Article
-    from extract.pipeline import ArticleOutcome, RunWriter
+    from extract.pipeline import ArticleOutcome
 
 
 def _epilog() -> str:
@@ -115,7 +110,14 @@ def _cache_policy(*, offline: bool, refresh: bool) -> CachePolicy:
 
 
 def _progress(**columns: bool) -> Progress:
-    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     return Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -228,54 +230,6 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
     return line
 
 
-def _extract(
-    articles: Iterable[Article], *, planned: tuple[int, int], writer: RunWriter, extractor: Extractor, bar: Progress
-) -> None:
-    """Make the calls of ``planned`` (articles, calls) with a progress display (``bar``, which the
-    extractor's set-up hooks also show); each finished article goes into the run folder at once."""
-    count, calls = planned
-    with bar:
-        task = bar.add_task(f"{count} articles, {calls} calls", total=calls)
-        before = f"; {writer.finished} finished before" if writer.finished else ""
-        console.print(
-            f"extracting {count} articles ({calls} calls, one per window{before}) into {writer.run_dir}",
-            markup=False, highlight=False,
-        )
-        for outcome in extractor.run(articles, on_call=lambda _: bar.advance(task)):
-            writer.add(outcome)
-            console.print(_outcome_line(outcome), highlight=False)
-
-
-def _new_run_dir(prompt_hash: str) -> Path:
-    """A default run folder, ``runs/<time to the microsecond>-<prompt hash>-<random>``: two runs never share one."""
-    import secrets
-
-    return Path("runs") / f"{datetime.now().strftime('%Y%m%d-%H%M%S-%f')}-{prompt_hash[:8]}-{secrets.token_hex(3)}"
-
-
-@contextlib.contextmanager
-def _run_folder(path: Path, *, resume: bool = False) -> Iterator[Path]:
-    """Create the run folder (and missing parents); if the block fails, remove those still empty.
-
-    A folder that existed before is never removed, nor one the block wrote anything into; a
-    non-empty one is written into only to resume its run.
-    """
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{path} is not a folder")
-    if not resume and path.is_dir() and any(path.iterdir()):
-        raise ConfigError(f"{path} is not empty: choose another --out, or go on with its run: extract run --resume {path}")
-    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        yield path
-    except BaseException:
-        for folder in created:
-            if not folder.is_dir() or any(folder.iterdir()):
-                break
-            folder.rmdir()
-        raise
-
-
 #: The options a resumed run takes over from the run it goes on with, unless given again (in
 #: ``run``'s parameter order): what it reads, asks and scores with.
 RESUMED = (
@@ -360,8 +314,8 @@ def run(
     policy = _cache_policy(offline=offline, refresh=refresh)
     if resume is not None and out_dir is not None:
         raise typer.BadParameter("--resume names the run folder already", param_hint="'--out' / '--resume'")
+    from extract import api
     from extract.api import Extractor
-    from extract.documents import iter_documents
     from extract.pipeline import RunWriter
 
     params, header = ctx.params, RunWriter.read_header(resume) if resume is not None else None
@@ -398,19 +352,23 @@ def run(
         _check_resumable(resume, header["run_info"], info)
         info["started"] = header["run_info"]["started"]
     writer = RunWriter.resume(resume) if resume is not None else None
-    # Planning reads the input once, lazily: duplicate ids and over-long articles stop the run before any call.
-    todo = calls = 0
-    for article in iter_documents(input, max_chars=max_chars):
-        if writer is None or article.id not in writer.done:
-            todo, calls = todo + 1, calls + extractor.count_calls(article)
-    run_dir = resume or out_dir or _new_run_dir(extractor.prompts.hash)
-    with _run_folder(run_dir, resume=resume is not None):
+    planned = api.plan(extractor, input, max_chars=max_chars, done=writer.done if writer else ())
+    run_dir = resume or out_dir or api.new_run_dir(extractor.prompts.hash)
+    with api.run_folder(run_dir, resume=resume is not None):
         options = _saved_options({k: params[k] for k in RESUMED}, base_url=config.redacted_base_url)
         writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
+        before = f"; {writer.finished} finished before" if writer.finished else ""
+        console.print(
+            f"extracting {planned.articles} articles ({planned.calls} calls, one per window{before}) into {run_dir}",
+            markup=False, highlight=False,
+        )  # fmt: skip
         try:
-            articles = (a for a in iter_documents(input, max_chars=max_chars) if a.id not in writer.done)
-            with extractor:
-                _extract(articles, planned=(todo, calls), writer=writer, extractor=extractor, bar=bar)
+            with bar:
+                progress = bar.add_task(f"{planned.articles} articles, {planned.calls} calls", total=planned.calls)
+                api.extract_into(
+                    extractor, input, writer, max_chars=max_chars, on_call=lambda _: bar.advance(progress),
+                    on_outcome=lambda o: console.print(_outcome_line(o), highlight=False),
+                )  # fmt: skip
         except KeyboardInterrupt:
             hint = (
                 f"{writer.finished} finished article(s) are kept in {run_dir}: resume with `extract run --resume {run_dir}`"
@@ -419,14 +377,6 @@ def run(
             )
             console.print(f"interrupted; {hint}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except ExtractError as e:
-            if not writer.finished:
-                raise  # nothing is kept: the folder goes, and a rerun replays the finished calls
-            from extract.llm import RESUME_HINT  # "rerun the same command": this run resumes instead
-
-            raise RunStoppedError(str(e).removesuffix(RESUME_HINT), run_dir=run_dir, finished=writer.finished) from e
-        finally:
-            writer.close()
         totals = writer.finish(seconds=time.monotonic() - wall, run_info=info)["totals"]
     console.print(
         f"{totals['events']} events from {totals['articles']} articles ({totals['failed']} failed, "
@@ -595,6 +545,20 @@ def compare(
     if threshold is not None and comparison.is_regression(threshold):
         console.print(f"regression: B is worse than A by more than {threshold}", style="red", markup=False)
         raise typer.Exit(EXIT_REGRESSION)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="A new (or empty) folder for the task.")]) -> None:
+    """Write a working skeleton of a task to edit: its event model, prompts, examples, aliases and guidelines."""
+    from extract.task import init_task
+
+    written = init_task(directory)
+    for path in written:
+        out.print(str(path), markup=False, highlight=False)
+    console.print(
+        f"wrote a one-type task into {directory}; edit task.py and prompts/, then `extract run INPUT --task {directory}`",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
 
 
 @app.command()

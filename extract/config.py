@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -68,9 +68,13 @@ def default_gold() -> Path | None:
     return _in_repository("gold", "events.yaml")
 
 
-def default_snapshot() -> Path | None:
-    """The committed recording of real model responses, inside this repository."""
-    return _in_repository("tests", "recordings", "responses.jsonl")
+def default_snapshots() -> list[Path]:
+    """The committed recordings of real model responses, inside this repository: the benchmark's
+    ``responses.jsonl`` and every ``*.responses.jsonl`` beside it (the library example, the test task)."""
+    folder = _in_repository("tests", "recordings")
+    if folder is None:
+        return []
+    return [p for p in (folder / "responses.jsonl", *sorted(folder.glob("*.responses.jsonl"))) if p.is_file()]
 
 #: A window's answer limit: its few events need well under 384 tokens, and a model that
 #: starts repeating itself is cut early (its complete events are kept).

@@ -16,11 +16,11 @@ import yaml
 from pydantic import ValidationError
 
 from extract.aliases import Aliases
+from extract.documents import Article
 from extract.errors import InputError
 from extract.files import read_text, yaml_line, yaml_message
 from extract.schema import Event
 from extract.task import Task
-from extract.documents import Article
 from extract.text import fold
 
 GOLD_FORMAT = "extract.gold/1"

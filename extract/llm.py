@@ -162,36 +162,49 @@ def stored_response(completion: ChatCompletion, *, seconds: float) -> dict[str, 
     }
 
 
-def _request_info(
-    body: dict[str, Any], *, article_id: str, label: str, model_identity: str, prompt_hash: str
-) -> dict[str, Any]:
-    """What is stored of a request besides its key: what it was for, never the messages themselves."""
-    return {
-        "article_id": article_id,
-        "label": label,
-        "model": model_identity,
-        "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
-        "prompts": prompt_hash,
-        "messages_sha256": cache_key({"m": body.get("messages")}),
-    }
+class _CachedCalls:
+    """What every cached caller of the model shares: the configuration, the cache, the model's
+    identity in the keys, the endpoint (reached for only on a miss), and the one way a record is
+    looked up under the cache policy and stored. LLMClient and RecordingTransport are its two kinds."""
 
+    def __init__(
+        self, config: Config, *, cache: ResponseCache, endpoint: Callable[[], str], model_identity: str
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.model_identity = model_identity
+        self._endpoint = endpoint
 
-def _lookup(
-    config: Config, cache: ResponseCache, key: str, *, article_id: str, label: str, prompt_hash: str
-) -> dict[str, Any] | None:
-    """The cached record for ``key`` under the cache policy; offline, a miss is an error."""
-    record = None if config.cache_policy == "refresh" else cache.get(key)
-    if record is None and config.cache_policy == "offline":
-        raise CacheMissError(
-            f"offline and no cached response for article {article_id} (pass {label}, prompts "
-            f"{prompt_hash}, model {config.model}, key {key[:12]}); record it by running "
-            "without --offline, or import a snapshot with `extract cache import`",
-            article_id=article_id,
-            prompt=prompt_hash,
-            model=config.model,
-            key=key,
-        )
-    return record
+    def _lookup(self, key: str, *, article_id: str, label: str, prompt_hash: str) -> dict[str, Any] | None:
+        """The cached record for ``key`` under the cache policy; offline, a miss is an error."""
+        config = self.config
+        record = None if config.cache_policy == "refresh" else self.cache.get(key)
+        if record is None and config.cache_policy == "offline":
+            raise CacheMissError(
+                f"offline and no cached response for article {article_id} (pass {label}, prompts "
+                f"{prompt_hash}, model {config.model}, key {key[:12]}); record it by running "
+                "without --offline, or import a snapshot with `extract cache import`",
+                article_id=article_id,
+                prompt=prompt_hash,
+                model=config.model,
+                key=key,
+            )
+        return record
+
+    def _request_info(self, body: dict[str, Any], *, article_id: str, label: str, prompt_hash: str) -> dict[str, Any]:
+        """What is stored of a request besides its key: what it was for, never the messages themselves."""
+        return {
+            "article_id": article_id,
+            "label": label,
+            "model": self.model_identity,
+            "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
+            "prompts": prompt_hash,
+            "messages_sha256": cache_key({"m": body.get("messages")}),
+        }
+
+    def _remember(self, key: str, info: dict[str, Any], response: dict[str, Any], *, error: str | None) -> None:
+        """Store an answer with its request and its validation outcome: the one shape of a record."""
+        self.cache.put(key, {"request": info, "response": response, "validation": {"ok": error is None, "error": error}})
 
 
 def _mode(name: str) -> instructor.Mode:
@@ -262,7 +275,7 @@ class _Deferred(Exception):
         self.request = request
 
 
-class LLMClient:
+class LLMClient(_CachedCalls):
     """Cached structured extraction against one model; safe to share between threads.
 
     ``endpoint`` returns the base URL; it is called once, on the first cache miss, so a run
@@ -278,10 +291,7 @@ class LLMClient:
         model_identity: str,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self.config = config
-        self.cache = cache
-        self.model_identity = model_identity
-        self._endpoint = endpoint
+        super().__init__(config, cache=cache, endpoint=endpoint, model_identity=model_identity)
         self._http_client = http_client
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
@@ -432,7 +442,9 @@ class LLMClient:
     ) -> tuple[T | None, str | None]:
         """Validate a stored response: the model instance, or None and the reason."""
         from instructor.core.exceptions import IncompleteOutputException
-        from instructor.core.exceptions import ValidationError as InstructorValidationError
+        from instructor.core.exceptions import (
+            ValidationError as InstructorValidationError,
+        )
 
         try:
             parsed = prepared.from_response(_completion(response, model=self.config.model), mode=self.mode)
@@ -446,8 +458,7 @@ class LLMClient:
         """Validate a new answer and store it with its outcome: the one way answers enter the cache."""
         max_tokens = request.info["params"]["max_tokens"]
         value, error = self._parse(prepared, request.response_model, response, max_tokens=max_tokens)
-        validation = {"ok": error is None, "error": error}
-        self.cache.put(request.key, {"request": request.info, "response": response, "validation": validation})
+        self._remember(request.key, request.info, response, error=error)
         return value, error
 
     def store(self, request: Request, completion: dict[str, Any]) -> str | None:
@@ -530,15 +541,16 @@ class LLMClient:
             body = self._body(kwargs, max_tokens=max_tokens)
             key = self._key(body, prompt_hash)
             keys.append(key)
-            record = _lookup(self.config, self.cache, key, article_id=article_id, label=label, prompt_hash=prompt_hash)
+            record = self._lookup(key, article_id=article_id, label=label, prompt_hash=prompt_hash)
             if record is not None:
                 response = record["response"]
                 usage.count(response, cached=True)
                 value, error = self._parse(prepared, response_model, response, max_tokens=body["max_tokens"])
             else:
-                info = _request_info(
-                    body, article_id=article_id, label=label, model_identity=self.model_identity, prompt_hash=prompt_hash
-                ) | {"attempt": attempt, "mode": self.config.mode}
+                info = self._request_info(body, article_id=article_id, label=label, prompt_hash=prompt_hash) | {
+                    "attempt": attempt,
+                    "mode": self.config.mode,
+                }
                 request = Request(key=key, body=body, info=info, response_model=response_model)
                 try:
                     response, seconds = send(request)
@@ -577,7 +589,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 RECORDED_BASE_URL = "http://recorded.invalid/v1"
 
 
-class RecordingTransport:
+class RecordingTransport(_CachedCalls):
     """The HTTP boundary for a client this package does not drive itself (langextract's).
 
     Chat completions are answered from the response cache, keyed like LLMClient's calls on the
@@ -598,15 +610,12 @@ class RecordingTransport:
         prompt_hash: str,
         inner: httpx.BaseTransport | None = None,
     ) -> None:
-        self.config = config
-        self.cache = cache
-        self.model_identity = model_identity
+        super().__init__(config, cache=cache, endpoint=endpoint, model_identity=model_identity)
         self.label = label
         self.prompt_hash = prompt_hash
         self.article_id = ""
         self.usage = Usage()
         self.keys: list[str] = []
-        self._endpoint = endpoint
         self._base_url: str | None = None
         self._inner = inner
 
@@ -616,9 +625,7 @@ class RecordingTransport:
         body = json.loads(request.content)
         key = request_key(body, model_identity=self.model_identity, prompt_hash=self.prompt_hash, client=self.label)
         self.keys.append(key)
-        record = _lookup(
-            self.config, self.cache, key, article_id=self.article_id, label=self.label, prompt_hash=self.prompt_hash
-        )
+        record = self._lookup(key, article_id=self.article_id, label=self.label, prompt_hash=self.prompt_hash)
         if record is not None:
             self.usage.count(record["response"], cached=True)
             return self._answer(request, record["response"], model=body.get("model", ""))
@@ -642,11 +649,8 @@ class RecordingTransport:
         seconds = time.monotonic() - started
         response = stored_response(parse_completion(upstream.json()), seconds=seconds)
         self.usage.count(response, cached=False, seconds=seconds)
-        request_info = _request_info(
-            body, article_id=self.article_id, label=self.label, model_identity=self.model_identity,
-            prompt_hash=self.prompt_hash,
-        )
-        self.cache.put(key, {"request": request_info, "response": response, "validation": {"ok": True, "error": None}})
+        info = self._request_info(body, article_id=self.article_id, label=self.label, prompt_hash=self.prompt_hash)
+        self._remember(key, info, response, error=None)
         return self._answer(request, response, model=body.get("model", ""))
 
     @staticmethod

@@ -21,12 +21,12 @@ from pydantic import ValidationError
 from rapidfuzz import fuzz, process
 
 from extract.config import Config
+from extract.documents import Article
 from extract.errors import ExtractError, LLMError
 from extract.llm import RecordingTransport, Usage, recording_openai_client
 from extract.prompts import Example, PromptSet
 from extract.schema import Event
 from extract.task import Task
-from extract.documents import Article
 
 #: langextract's own defaults, kept: the baseline is what a user gets out of the box.
 MAX_CHAR_BUFFER = 1000

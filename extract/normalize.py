@@ -27,7 +27,6 @@ from extract.aliases import Aliases
 from extract.schema import Event, Location
 from extract.task import Task
 
-
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s+(million|thousand))?", re.IGNORECASE)
 _WORDS = {
     w: n

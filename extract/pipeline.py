@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import os
 import queue
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -26,9 +26,11 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
+from extract.aliases import Aliases
 from extract.align import Span, align
 from extract.cache import canonical_json
 from extract.config import WINDOW_MAX_TOKENS
+from extract.documents import Article
 from extract.errors import (
     CacheMissError,
     ConfigError,
@@ -36,15 +38,12 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
-from extract.aliases import Aliases
 from extract.llm import LLMClient, Result, Usage
-from extract.aliases import Aliases
 from extract.normalize import names_its_actors, normalize, states_its_type
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
 from extract.task import Task
 from extract.text import windows
-from extract.documents import Article
 
 RUN_FORMAT = "extract.run/1"
 #: Window size in characters: one to three sentences, the length of the few-shot texts.

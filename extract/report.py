@@ -21,13 +21,20 @@ from rich.table import Table
 
 from extract.aliases import Aliases
 from extract.align import Span, align
+from extract.documents import Article
 from extract.errors import InputError
-from extract.aliases import Aliases
 from extract.records import read_records
 from extract.schema import Event, slot_value
-from extract.score import ArticleResult, Comparison, FieldAgreement, Pair, Scores, match_events, slots
+from extract.score import (
+    ArticleResult,
+    Comparison,
+    FieldAgreement,
+    Pair,
+    Scores,
+    match_events,
+    slots,
+)
 from extract.task import Task
-from extract.documents import Article
 
 _TEMPLATES = Path(__file__).parent / "templates"
 #: ``Article.source`` of a JSONL record: ``path.jsonl:line``; its offsets are into the record's text.

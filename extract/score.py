@@ -30,13 +30,13 @@ from rapidfuzz import fuzz
 from rapidfuzz.utils import default_process
 from scipy.optimize import linear_sum_assignment
 
-from extract.align import align
-from extract.errors import InputError
 from extract.aliases import Aliases
+from extract.align import align
+from extract.documents import Article
+from extract.errors import InputError
 from extract.records import events_by_article, read_records
 from extract.schema import Event, slot_value
 from extract.task import Task
-from extract.documents import Article
 from extract.text import fold
 
 SCORES_FORMAT = "extract.scores/1"
@@ -871,7 +871,9 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, metric: str) -> PairedTest:
 
     The bootstrap resamples articles; the permutation test swaps A and B within articles.
     """
-    from scipy import stats  # scoring's own dependency: not loaded for commands that never score
+    from scipy import (
+        stats,  # scoring's own dependency: not loaded for commands that never score
+    )
 
     a, b = np.asarray(a, float).reshape(-1, 3), np.asarray(b, float).reshape(-1, 3)
     n = len(a)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -157,11 +158,38 @@ class EmbeddedServer:
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as r:
                     if r.status == 200:
+                        self._generate_once(timeout_s=timeout_s)
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.25)
         self.stop()
         raise ModelUnavailableError(f"llama.cpp server not ready after {timeout_s:.0f}s; see {self.log_path}")
+
+    def _generate_once(self, *, timeout_s: float) -> None:
+        """Ask for one token: a llama.cpp built for instructions this CPU refuses (AMX tiles in some
+        VMs) starts fine and dies on its first generation, which would read as a server gone away."""
+        body = json.dumps({"messages": [{"role": "user", "content": "ok"}], "max_tokens": 1, "temperature": 0})
+        request = urllib.request.Request(
+            f"{self.base_url}/chat/completions", data=body.encode(), headers={"content-type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
+            try:
+                code = self._proc.wait(timeout=5) if self._proc is not None else None
+            except subprocess.TimeoutExpired:
+                code = None  # alive, yet it did not answer
+            self.stop()
+            hint = (
+                "; rebuild it for this CPU: CMAKE_ARGS='-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON' "
+                "pip install --force-reinstall --no-deps --no-cache-dir llama-cpp-python==0.3.36"
+                if code is not None and code < 0 and -code == signal.SIGILL
+                else ""
+            )
+            raise ModelUnavailableError(
+                f"llama.cpp server died on its first generation (exit {code}: {e}){hint}; see {self.log_path}"
+            ) from e
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM, then SIGKILL after 3 s: a generation in flight is abandoned)."""

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from extract.schema import Closed, Event, event_union, extraction_model, type_na
 DEFAULT_TASK = "extract.tasks.military"
 #: The file a task folder defines its ``TASK`` in.
 TASK_FILE = "task.py"
+#: The skeleton ``init_task`` copies: a working one-type task to edit.
+SKELETON = Path(__file__).parent / "templates" / "task"
 
 #: For a categorical field, its values in order of precedence with a regular expression that cues each.
 ValueCues = tuple[tuple[str, str], ...]
@@ -133,3 +136,12 @@ def load_task(spec: str | Path | None = None) -> Task:
     if not isinstance(task, Task):
         raise ConfigError(f"task {spec}: defines no TASK = extract.Task(...)")
     return task
+
+
+def init_task(directory: Path) -> list[Path]:
+    """Write a working skeleton task (one event type, its prompts, examples, aliases and guidelines)
+    into ``directory``, which must not exist or be empty; return the files written."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise ConfigError(f"{directory} exists and is not an empty folder; choose a new one")
+    shutil.copytree(SKELETON, directory, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return sorted(p for p in directory.rglob("*") if p.is_file())

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from extract import bench
-from extract.errors import ConfigError
 from extract.aliases import Aliases
+from extract.errors import ConfigError
 from extract.llm import Usage
 from extract.prompts import PromptSet
 from extract.schema import Event
@@ -116,8 +116,8 @@ def test_unknown_strategies_are_a_config_error(text: str) -> None:
 
 
 def test_synthetic_articles_have_several_windows_each() -> None:
-    from extract.pipeline import count_calls
     from extract.documents import _build
+    from extract.pipeline import count_calls
 
     records = list(bench.synthetic_articles(5))
     assert records == list(bench.synthetic_articles(5)) and len({r["id"] for r in records}) == 5

@@ -10,7 +10,14 @@ from typing import Any
 import diskcache
 import pytest
 
-from extract.cache import RECORD_FORMAT, STORE_SETTINGS, ResponseCache, cache_key, canonical_json, read_snapshot
+from extract.cache import (
+    RECORD_FORMAT,
+    STORE_SETTINGS,
+    ResponseCache,
+    cache_key,
+    canonical_json,
+    read_snapshot,
+)
 from extract.errors import InputError
 
 PARTS: dict[str, Any] = {

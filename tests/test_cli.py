@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from extract import cli
 from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
+from extract.documents import load_documents
 from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
 from extract.pipeline import count_calls, plan_calls
 from extract.prompts import PromptSet
-from extract.documents import load_documents
 from extract.tasks.military import TASK
 from tests.fakes import completion, run_cli
 
@@ -572,7 +571,9 @@ def test_a_run_never_writes_into_a_folder_that_is_not_empty(workdir: Path, capsy
     code, _, err = run_cli(capsys, "run", "--offline", "--out", "r")
     assert code == EXIT_ERROR and "r is not empty" in one_line_error(err)
     assert [p.name for p in (workdir / "r").iterdir()] == ["notes.txt"]
-    first, second = cli._new_run_dir("0123456789abcdef"), cli._new_run_dir("0123456789abcdef")
+    from extract.api import new_run_dir
+
+    first, second = new_run_dir("0123456789abcdef"), new_run_dir("0123456789abcdef")
     assert first != second and first.parent == Path("runs")
     assert re.fullmatch(r"\d{8}-\d{6}-\d{6}-01234567-[0-9a-f]{6}", first.name)
     code, _, err = run_cli(capsys, "run", "--resume", "nowhere")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from extract.errors import InputError
 from extract.documents import Article, load_documents, load_jsonl, load_text_file
+from extract.errors import InputError
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -15,7 +15,15 @@ import instructor
 import pytest
 
 from extract.cache import ResponseCache
-from extract.config import DEFAULT_TIMEOUT_S, ENV_TIMEOUT, ENVIRONMENT, Config, GenerationParams, load_config, redact_url
+from extract.config import (
+    DEFAULT_TIMEOUT_S,
+    ENV_TIMEOUT,
+    ENVIRONMENT,
+    Config,
+    GenerationParams,
+    load_config,
+    redact_url,
+)
 from extract.errors import (
     CacheMissError,
     ConfigError,
@@ -29,8 +37,7 @@ from extract.schema import AnyEvents
 from extract.tasks.military import TASK
 
 Extraction = TASK.extraction_model  # noqa: E305
-from tests.fakes import FakeServer, fake_client
-from tests.fakes import loopback, run_cli
+from tests.fakes import FakeServer, fake_client, loopback, run_cli
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},

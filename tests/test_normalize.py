@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from extract.aliases import Aliases
-from extract.normalize import canonical_actor, infer_country, normalize, numbers_in, repair_values, verify_numbers
+from extract.normalize import (
+    canonical_actor,
+    infer_country,
+    normalize,
+    numbers_in,
+    repair_values,
+    verify_numbers,
+)
 from extract.tasks.military import TASK
 
 parse_event = TASK.parse_event  # noqa: E305

@@ -11,16 +11,16 @@ import httpx
 import pytest
 
 from extract import fake_server
+from extract.aliases import Aliases
 from extract.config import Config, GenerationParams
 from extract.errors import CacheMissError, EndpointDownError
-from extract.aliases import Aliases
 from extract.llm import LLMClient, Result, Usage
 from extract.normalize import canonicalize
 from extract.pipeline import (
     WINDOW_CHARS,
     WINDOW_MAX_TOKENS,
-    addresses_the_model,
     RunWriter,
+    addresses_the_model,
     count_calls,
     extract_article,
     ground,

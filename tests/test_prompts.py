@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from extract.documents import Article, load_text_file
 from extract.errors import ConfigError, InputError
 from extract.prompts import PromptSet, strategy_files
 from extract.tasks.military import TASK
-
-from extract.documents import Article, load_text_file
 
 EVENT_TYPES = TASK.event_types
 STRATEGY_FILES = strategy_files(EVENT_TYPES)

@@ -143,10 +143,10 @@ def test_live_embedded_model_on_one_article(tmp_path: Path, monkeypatch: pytest.
     """Runs the real embedded model (minutes on 2 cores): `pytest -m live`."""
     from extract.cache import ResponseCache
     from extract.config import load_config
+    from extract.documents import load_documents
     from extract.llm import LLMClient
     from extract.pipeline import extract_article
     from extract.prompts import PromptSet
-    from extract.documents import load_documents
     from extract.server import MODEL_IDENTITY, EmbeddedServer, ensure_model
 
     config = load_config(cache_dir=tmp_path / "cache")

@@ -13,13 +13,19 @@ import pytest
 from rich.console import Console
 
 from extract.aliases import Aliases
-from extract.report import print_summary, read_rejected, render_comparison_markdown, render_html, render_markdown
+from extract.report import (
+    print_summary,
+    read_rejected,
+    render_comparison_markdown,
+    render_html,
+    render_markdown,
+)
 from extract.schema import EVENTS_FORMAT, Event
 from extract.tasks.military import TASK
 
 parse_event = TASK.parse_event  # noqa: E305
-from extract.score import Scores, compare, score_run
 from extract.documents import Article, load_jsonl, load_text_file
+from extract.score import Scores, compare, score_run
 
 ALIASES = Aliases({"United States": ("US", "Pentagon"), "Iraq": ("Baghdad",)})
 

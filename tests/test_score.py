@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from extract.errors import InputError
 from extract.aliases import Aliases
+from extract.errors import InputError
 from extract.schema import Event
 from extract.tasks.military import TASK
 

@@ -83,3 +83,30 @@ def test_stop_asks_politely_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def _short_wait(wait):  # type: ignore[no-untyped-def]
     """Popen.wait with stop()'s 3 s grace cut to 0.2 s."""
     return lambda self, timeout=None: wait(self, timeout=None if timeout is None else min(timeout, 0.2))
+
+
+#: A server that lists its model, then dies of SIGILL on its first generation, as a llama.cpp
+#: built for instructions the CPU refuses does.
+CRASHING = """
+import http.server, os, signal, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b'{"data": []}')
+    def do_POST(self):
+        os.kill(os.getpid(), signal.SIGILL)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+@linux_only
+@pytest.mark.enable_socket
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_server_that_dies_on_its_first_generation_is_named_with_the_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server.importlib.util, "find_spec", lambda name: object())  # llama_cpp "installed"
+    crashing = EmbeddedServer(tmp_path / "model.gguf", log_path=tmp_path / "log")
+    monkeypatch.setattr(crashing, "command", lambda: [sys.executable, "-c", CRASHING, str(crashing.port)])
+    with pytest.raises(server.ModelUnavailableError, match=r"died on its first generation \(exit -4.*GGML_NATIVE=OFF"):
+        crashing.start(timeout_s=30)
+    assert crashing._proc is None or crashing._proc.poll() is not None
