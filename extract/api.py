@@ -23,7 +23,7 @@ from extract.documents import Article, iter_documents
 from extract.errors import ConfigError
 from extract.prompts import PromptSet
 from extract.schema import Event
-from extract.task import Task, load_task
+from extract.task import TASK_FILE, Task, load_task
 
 if TYPE_CHECKING:
     from extract.cache import ResponseCache
@@ -42,9 +42,12 @@ def resolve_task(task: Task | str | Path | None) -> Task:
 
 
 def task_spec(task: Task | str | Path | None) -> str | None:
-    """How run records name a task so that it loads again: None for the built-in one."""
-    if task is None or isinstance(task, Task):
+    """How run records name a task so that it loads again: None for the built-in one, a folder
+    for a task given as a ``Task`` defined in its folder's ``task.py``."""
+    if task is None or (isinstance(task, Task) and task is load_task()):
         return None
+    if isinstance(task, Task):
+        return str(task.directory) if (task.directory / TASK_FILE).is_file() else None
     return str(task)
 
 
@@ -192,7 +195,8 @@ class Extractor:
         )  # fmt: skip
 
     def extract(self, text: str, *, published: str | None = None, id: str = "text") -> list[Event]:
-        """The grounded events of one text (a failed call raises its LLMError)."""
+        """The grounded events of one text; an LLMError when every call for it failed (the events of
+        the calls that succeeded are kept otherwise)."""
         from extract.errors import LLMError
 
         (outcome,) = self.run([article_of(text, published=published, id=id)])
@@ -323,7 +327,14 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 
 def task_of_run(run: Mapping[str, Any]) -> Task:
     """The task a run was made with, as its run.json names it (the built-in one for older runs)."""
-    return load_task((run.get("task") or {}).get("spec"))
+    recorded = run.get("task") or {}
+    task = load_task(recorded.get("spec"))
+    if recorded.get("name", task.name) != task.name:
+        raise ConfigError(
+            f"the run was made with the task {recorded['name']!r}, which its run.json does not say how to load "
+            "(a Task made in code): read it with extract.evaluate(..., task=that Task)"
+        )
+    return task
 
 
 def evaluate(

@@ -77,3 +77,15 @@ def test_the_extractor_opens_its_cache_lazily_and_closes_it(tmp_path: Path) -> N
         assert stats["entries"] == 0 and stats["snapshots"] == {} and stats["directory"].startswith(str(tmp_path))
         assert extractor.run_info()["task"] == {"name": "military", "spec": None}
     assert extractor._cache is None
+
+
+def test_a_run_of_a_task_made_in_code_names_it_instead_of_guessing(tmp_path: Path) -> None:
+    from tests.test_regression import RECORDED_EVENTS
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_text(RECORDED_EVENTS.read_text())
+    (run / "run.json").write_text(json.dumps({"input": str(REPO / "seeds"), "task": {"name": "mine", "spec": None}}))
+    with pytest.raises(ConfigError, match="made with the task 'mine'"):
+        extract.evaluate(run, REPO / "gold" / "events.yaml")
+    assert extract.evaluate(run, REPO / "gold" / "events.yaml", task=extract.load_task()).lenient.f1 > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -51,6 +52,13 @@ def test_hash_stable_and_16_hex() -> None:
 
 def test_hash_same_for_a_copy(copy: Path) -> None:
     assert PromptSet.load(TASK, copy).hash == PromptSet.load(TASK, PROMPTS).hash
+
+
+def test_moving_the_prompts_into_the_package_kept_every_strategys_hash() -> None:
+    """The hashes the committed benchmark was recorded under, when the prompts lived in prompts/."""
+    recorded = json.loads((ROOT / "tests" / "recordings" / "bench.json").read_text(encoding="utf-8"))["prompts"]
+    prompts = PromptSet.load(TASK)
+    assert {name: prompts.hash_of(name) for name in recorded} == recorded
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
