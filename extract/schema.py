@@ -6,9 +6,8 @@ is closed (``extra="forbid"``) and every discriminator is required, so the JSON 
 with grammar-constrained decoding (llama.cpp turns it into a grammar). Pure pydantic, no I/O.
 """
 
+from __future__ import annotations
 
-# No ``from __future__ import annotations``: a task's models are built in its own module, where
-# pydantic must still resolve the fields inherited from here (IsoDate, Location).
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Union
 

@@ -93,12 +93,6 @@ class Task:
         """Validate one event dict against the task's union (raises pydantic.ValidationError)."""
         return self.adapter.validate_python(data)
 
-    @functools.cached_property
-    def schema_hash(self) -> str:
-        """sha256 (16 hex digits) of the JSON Schema of the task's union: what run records name."""
-        schema = repr(sorted(self.adapter.json_schema().items()))
-        return hashlib.sha256(schema.encode()).hexdigest()[:16]
-
 
 def _from_file(path: Path) -> Any:
     """Import a task folder's ``task.py`` as a module of its own (not on sys.path)."""

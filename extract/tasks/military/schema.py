@@ -4,7 +4,8 @@ Key fields (strict matching needs them right) and actor fields (canonicalized wi
 table) are class variables: the JSON Schema the model sees is the fields alone.
 """
 
-# No ``from __future__ import annotations``: pydantic resolves these fields where they are written.
+from __future__ import annotations
+
 from typing import ClassVar, Literal
 
 from extract.schema import Event, IsoDate
