@@ -463,6 +463,11 @@ def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupte
     assert len((workdir / "r/progress.jsonl").read_text().splitlines()) == 1 + 2  # the header, two articles
     assert not (workdir / "r/run.json").exists()
 
+    progress = (workdir / "r/progress.jsonl").read_text().splitlines()
+    header = json.loads(progress[0])
+    for key in ("task", "schema_version"):  # as a run begun before runs named their task wrote it
+        del header["run"]["run_info"][key]
+    (workdir / "r/progress.jsonl").write_text("\n".join([json.dumps(header, sort_keys=True), *progress[1:]]) + "\n")
     _Scripted.fault, _Scripted.seen = staticmethod(lambda n: None), 0
     code, _, err = run_cli(capsys, "run", "--resume", "r")  # its input, endpoint and options come back
     assert code == 0, err
