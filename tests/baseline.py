@@ -1,4 +1,5 @@
-"""Write tests/baseline_scores.json from a scored run: `python -m tests.baseline RUN_DIR`."""
+"""Write tests/baseline_scores.json from a scored run: `python -m tests.baseline RUN_DIR [OUT]`
+(OUT: another baseline file, e.g. tests/baseline_dev_scores.json for the development set)."""
 
 from __future__ import annotations
 
@@ -22,5 +23,6 @@ def summarize(scores: dict) -> dict:
 
 if __name__ == "__main__":
     scores = json.loads((Path(sys.argv[1]) / "scores.json").read_text(encoding="utf-8"))
-    BASELINE.write_text(json.dumps(summarize(scores), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"wrote {BASELINE}")
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else BASELINE
+    out.write_text(json.dumps(summarize(scores), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {out}")

@@ -44,6 +44,8 @@ def replay(
     capsys: pytest.CaptureFixture[str],
     out: str,
     input: Path = Path("seeds"),
+    *extra: str,
+    snapshot: Path = SNAPSHOT,
 ) -> Path:
     """``extract run --offline`` from a fresh, empty cache: every response comes from the snapshot.
     ``input`` is relative to the repository, as the recorded events name their sources."""
@@ -51,7 +53,7 @@ def replay(
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
     run_dir = tmp_path / out
-    argv = ["extract", "run", str(input), "--offline", "--replay", str(SNAPSHOT), "--out", str(run_dir)]
+    argv = ["extract", "run", str(input), "--offline", "--replay", str(snapshot), "--out", str(run_dir), *extra]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
@@ -86,6 +88,25 @@ def test_replay_reproduces_recorded_events_and_baseline_scores(
     for event_type, figures in baseline["by_type"].items():
         assert scores["by_type"][event_type]["lenient"]["f1"] == pytest.approx(figures["lenient_f1"], abs=TOLERANCE)
     assert scores["counts"] == baseline["counts"]
+
+
+def test_the_development_set_replays_to_its_baseline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Today's strategy on articles it was not tuned on (gold/dev), from its recording: the
+    figures issue 15's strategies are measured against (README, "The development set")."""
+    dev = REPO / "gold" / "dev"
+    run_dir = replay(
+        tmp_path, monkeypatch, capsys, "dev", Path("gold/dev/articles"), "--gold", str(dev / "events.yaml"),
+        snapshot=RECORDINGS / "dev-windows.jsonl",
+    )  # fmt: skip
+    scores = json.loads((run_dir / "scores.json").read_text())
+    baseline = json.loads((REPO / "tests" / "baseline_dev_scores.json").read_text(encoding="utf-8"))
+    for level in ("strict", "lenient", "slots"):
+        for metric in ("precision", "recall", "f1"):
+            assert scores[level][metric] == pytest.approx(baseline[level][metric], abs=TOLERANCE), (level, metric)
+    assert scores["counts"] == baseline["counts"]
+    assert json.loads((run_dir / "run.json").read_text())["totals"]["calls"] == 0
 
 
 def test_replay_is_byte_for_byte_repeatable(
