@@ -317,14 +317,6 @@ def extract_into(
 # --- evaluation ---------------------------------------------------------------------------
 
 
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """A run folder's run.json; a folder without one is a ConfigError."""
-    path = run_dir / "run.json"
-    if not path.is_file() or not (run_dir / "events.jsonl").is_file():
-        raise ConfigError(f"{run_dir} is not a run folder (no run.json and events.jsonl)")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def task_of_run(run: Mapping[str, Any]) -> Task:
     """The task a run was made with, as its run.json names it (the built-in one for older runs)."""
     recorded = run.get("task") or {}
@@ -350,12 +342,13 @@ def evaluate(
     A run folder brings its task and articles; ``articles`` scopes the gold to them and locates
     quotes (without them, every gold article is scored).
     """
+    from extract.export import read_manifest
     from extract.gold import load_gold
     from extract.score import read_events, score_run
 
     if isinstance(events_or_run, (str, Path)):
         run_dir = Path(events_or_run)
-        run = read_run(run_dir)
+        run = read_manifest(run_dir)
         resolved = resolve_task(task) if task is not None else task_of_run(run)
         predicted: Mapping[str, Sequence[Event]] = read_events(run_dir / "events.jsonl", task=resolved)
         if articles is None:
@@ -391,11 +384,12 @@ def score_folder(
 ) -> Scored:
     """Score a run folder against the gold of its own articles and write scores.json, report.md and
     report.html; a run whose articles have no gold still gets report.html of its events."""
+    from extract.export import read_manifest
     from extract.gold import load_gold
     from extract.report import read_rejected, render_html, render_markdown
     from extract.score import read_events, score_run
 
-    run = read_run(run_dir)
+    run = read_manifest(run_dir)
     task = task_of_run(run)
     if articles is None:
         articles = load_documents(Path(run["input"]))

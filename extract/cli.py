@@ -423,8 +423,9 @@ def bench(
     """
     policy = _cache_policy(offline=offline, refresh=refresh)
     from extract import bench as b
-    from extract.api import Extractor, load_documents
+    from extract.api import Extractor, load_documents, resolve_task
     from extract.gold import load_gold
+    from extract.prompts import PromptSet
 
     if scale:
         try:
@@ -435,7 +436,7 @@ def bench(
             raise typer.BadParameter(f"{concurrency!r}: give concurrencies such as 1,4,8,16", param_hint="'--concurrency'")
         console.print(f"scale benchmark: {articles} synthetic articles, a fake server answering after {delay_ms:g} ms")
         rows = b.scale_benchmark(
-            articles=articles, concurrencies=levels, prompts=Extractor(task=task, prompts=prompts_dir).prompts,
+            articles=articles, concurrencies=levels, prompts=PromptSet.load(resolve_task(task), prompts_dir),
             delay=delay_ms / 1000,
             on_row=lambda r: console.print(f"  concurrency {r['concurrency']}: {r['calls_per_s']} calls/s"),
         )  # fmt: skip
@@ -501,9 +502,9 @@ def score(
     as_json: Annotated[bool, typer.Option("--json", help="Print scores.json instead of the summary table.")] = False,
 ) -> None:
     """Score a run against the gold of its articles: writes scores.json, report.md and report.html."""
-    for name in ("events.jsonl", "run.json"):
-        if not (run_dir / name).is_file():
-            raise ConfigError(f"{run_dir} is not a run folder (no {name})")
+    from extract.export import read_manifest
+
+    read_manifest(run_dir)  # a folder that is not a run is an error before the gold is looked for
     gold = _required(gold or default_gold(), "gold file", "--gold")
     if not gold.exists():
         raise ConfigError(f"no gold file at {gold}")
@@ -674,8 +675,9 @@ def gold_draft(
     from extract.api import task_of_run
     from extract.export import read_manifest, write_gold_draft
 
-    path, count = write_gold_draft(run_dir, task=task_of_run(read_manifest(run_dir)), out=out_path, force=force)
-    seeds = read_manifest(run_dir).get("input", "INPUT")
+    manifest = read_manifest(run_dir)
+    path, count = write_gold_draft(run_dir, task=task_of_run(manifest), out=out_path, force=force)
+    seeds = manifest.get("input", "INPUT")
     console.print(
         f"wrote {count} unreviewed events to {path}; correct them, remove each `reviewed: false`, "
         f"then run `extract gold check --gold {path} --seeds {seeds}`",
