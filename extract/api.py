@@ -11,6 +11,7 @@ model's server, and stops it at the end. The command line is a thin layer over t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -173,7 +174,8 @@ class Extractor:
             },
             "mode": config.mode,
             "params": config.params.to_json(),
-            "prompts": {"hash": self.prompts.hash, "files": self.prompts.hashes},
+            "strategy": config.strategy,
+            "prompts": {"hash": self.prompts.hash_of(config.strategy), "files": self.prompts.hashes},
         }  # fmt: skip
         if config.price is not None:
             info["price"] = config.price.to_json()
@@ -181,17 +183,26 @@ class Extractor:
 
     def count_calls(self, article: Article) -> int:
         """How many calls an article takes (no prompt is rendered): for progress bars."""
-        from extract.pipeline import count_calls
-
+        if self.config.strategy == "detect":
+            from extract.detect import count_calls
+        else:
+            from extract.pipeline import count_calls
         return count_calls(article)
 
     def run(self, articles: Iterable[Article], *, on_call: Callable[[str], None] | None = None) -> Iterator[ArticleOutcome]:
         """Extract every article (read lazily), yielding outcomes in article order as they finish."""
         from extract.pipeline import run_articles
 
+        article_fn = None
+        if self.config.strategy == "detect":
+            from extract.detect import detect_article
+
+            article_fn = functools.partial(
+                detect_article, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call
+            )
         yield from run_articles(
             articles, client=self.client, prompts=self.prompts, aliases=self.aliases,
-            concurrency=self.config.concurrency, on_pass=on_call,
+            concurrency=self.config.concurrency, on_pass=on_call, article_fn=article_fn,
         )  # fmt: skip
 
     def extract(self, text: str, *, published: str | None = None, id: str = "text") -> list[Event]:

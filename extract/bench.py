@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from extract.aliases import Aliases
 from extract.align import align
-from extract.config import STRATEGIES
+from extract.config import DEFAULT_STRATEGY, STRATEGIES
 from extract.documents import Article
 from extract.errors import (
     CacheMissError,
@@ -169,10 +169,14 @@ def run_strategy(
 
 
 def extract_runner(
-    *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None
+    name: str, *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None
 ) -> Callable[[Article], ArticleOutcome]:
-    """The project's strategy (``pipeline.extract_article`` with its defaults) for one article."""
-    return lambda article: extract_article(article, client=client, prompts=prompts, aliases=aliases)
+    """One of the project's strategies (``windows`` or ``detect``) for one article."""
+    if name == "detect":
+        from extract.detect import detect_article
+
+        return functools.partial(detect_article, client=client, prompts=prompts, aliases=aliases)
+    return functools.partial(extract_article, client=client, prompts=prompts, aliases=aliases)
 
 
 def strategy_runner(name: str, extractor: Extractor) -> Callable[[Article], ArticleOutcome]:
@@ -180,8 +184,8 @@ def strategy_runner(name: str, extractor: Extractor) -> Callable[[Article], Arti
     client, prompts = extractor.client, extractor.prompts
     if name == "naive":
         return functools.partial(naive_article, client=client, prompts=prompts)
-    if name == "extract":
-        return extract_runner(client=client, prompts=prompts, aliases=extractor.aliases)
+    if name in ("windows", "detect"):
+        return extract_runner(name, client=client, prompts=prompts, aliases=extractor.aliases)
     from extract.llm import RecordingTransport
 
     try:
@@ -210,17 +214,18 @@ def score_strategies(
 
 
 def bench_record(results: Sequence[StrategyResult], *, info: Mapping[str, Any]) -> dict[str, Any]:
-    """bench.json: every strategy's row, and how the project's strategy compares."""
+    """bench.json: every strategy's row, and how the project's default strategy compares."""
     rows = {r.name: r.row() for r in results}
     record: dict[str, Any] = {"format": BENCH_FORMAT, **info, "strategies": rows}
     scored = {r.name: r.scores.to_json() for r in results if r.scores is not None}
-    ours = rows.get("extract")
-    if ours is not None and "extract" in scored:
+    ours = rows.get(DEFAULT_STRATEGY)
+    if ours is not None and DEFAULT_STRATEGY in scored:
+        record["ours"] = DEFAULT_STRATEGY
         record["extract_vs"] = {}
         for name, row in rows.items():
-            if name == "extract" or name not in scored:
+            if name == DEFAULT_STRATEGY or name not in scored:
                 continue
-            tests = {t.metric: t.to_json() for t in paired_tests(scored[name], scored["extract"])}
+            tests = {t.metric: t.to_json() for t in paired_tests(scored[name], scored[DEFAULT_STRATEGY])}
             record["extract_vs"][name] = {
                 "lenient_f1_gain": round(ours["lenient_f1"] - row["lenient_f1"], 4),
                 # Paired over articles: is the lead more than the luck of these articles?
@@ -260,7 +265,7 @@ def render_table(record: Mapping[str, Any]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     leads = record.get("extract_vs", {})
     if leads:
-        lines += ["", "| extract's lead over | lenient F1 gain | paired 95% CI | p | significant | time ratio |"]
+        lines += ["", f"| {record['ours']}'s lead over | lenient F1 gain | paired 95% CI | p | significant | time ratio |"]
         lines.append("|---|---|---|---|---|---|")
         for name, lead in leads.items():
             ci = lead.get("lenient_f1_gain_ci95")
@@ -304,6 +309,14 @@ def write_bench(run_dir: Path, results: Sequence[StrategyResult], *, info: Mappi
     (run_dir / "bench.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     (run_dir / "bench.md").write_text(render_table(record), encoding="utf-8")
     return record
+
+
+def write_sets(out_dir: Path, records: Mapping[str, Mapping[str, Any]]) -> None:
+    """bench.json and bench.md over several article sets (each set's own lie in its folder)."""
+    record = {"format": BENCH_FORMAT, "sets": dict(records)}
+    (out_dir / "bench.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tables = [f"## {name} ({r['input']})\n\n{render_table(r)}" for name, r in records.items()]
+    (out_dir / "bench.md").write_text("\n".join(tables), encoding="utf-8")
 
 
 def parse_strategies(text: str) -> tuple[str, ...]:

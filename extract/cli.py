@@ -14,6 +14,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -26,6 +27,8 @@ from extract.config import (
     ENV_PRICE,
     ENV_TIMEOUT,
     ENVIRONMENT,
+    DEFAULT_STRATEGY,
+    EXTRACTORS,
     STRATEGIES,
     WINDOW_MAX_TOKENS,
     CachePolicy,
@@ -34,6 +37,7 @@ from extract.config import (
     Price,
     default_gold,
     default_input,
+    default_sets,
     load_config,
 )
 from extract.documents import MAX_CHARS
@@ -232,9 +236,12 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
 
 #: The options a resumed run takes over from the run it goes on with, unless given again (in
 #: ``run``'s parameter order): what it reads, asks and scores with.
+#: What the planned calls of a run are, by strategy (a detect run's fills depend on its answers).
+PLANNED = {"windows": ", one per window", "detect": " to detect event types, then one per type found"}
+
 RESUMED = (
     "input", "task", "base_url", "model", "mode", "llama_cpp", "seed", "temperature", "max_tokens", "prompts_dir",
-    "replay", "no_replay", "gold", "aliases", "price", "max_chars",
+    "replay", "no_replay", "gold", "aliases", "price", "max_chars", "strategy",
 )  # fmt: skip
 
 
@@ -316,6 +323,9 @@ def run(
         Optional[Path],
         typer.Option(help="Go on with the stopped run in this folder, with its options: its finished articles are kept."),
     ] = None,
+    strategy: Annotated[
+        str, typer.Option(help=f"How to extract: {' or '.join(EXTRACTORS)} (README: the development set).")
+    ] = DEFAULT_STRATEGY,
 ) -> None:
     """Extract events from every article, write events.jsonl and run.json as articles finish, then score."""
     policy = _cache_policy(offline=offline, refresh=refresh)
@@ -329,7 +339,7 @@ def run(
     if header is not None:
         params = {**params, **_resumed_options(ctx, header["options"])}
     input, task, base_url, model, mode, llama_cpp, seed, temperature, max_tokens, prompts_dir = (params[k] for k in RESUMED[:10])
-    replay, no_replay, gold, aliases, price, max_chars = (params[k] for k in RESUMED[10:])
+    replay, no_replay, gold, aliases, price, max_chars, strategy = (params[k] for k in RESUMED[10:])
     input = _required(input or default_input(), "input", "INPUT")
     config = load_config(
         base_url=base_url,
@@ -342,6 +352,7 @@ def run(
         cache_policy=policy,
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
         price=Price.parse(price) if price is not None else None,
+        strategy=strategy,
     )
     bar = _progress()
     extractor = Extractor(
@@ -360,13 +371,13 @@ def run(
         info["started"] = header["run_info"]["started"]
     writer = RunWriter.resume(resume) if resume is not None else None
     planned = api.plan(extractor, input, max_chars=max_chars, done=writer.done if writer else ())
-    run_dir = resume or out_dir or api.new_run_dir(extractor.prompts.hash)
+    run_dir = resume or out_dir or api.new_run_dir(extractor.prompts.hash_of(config.strategy))
     with api.run_folder(run_dir, resume=resume is not None):
         options = _saved_options({k: params[k] for k in RESUMED}, base_url=config.redacted_base_url)
         writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
         before = f"; {writer.finished} finished before" if writer.finished else ""
         console.print(
-            f"extracting {planned.articles} articles ({planned.calls} calls, one per window{before}) into {run_dir}",
+            f"extracting {planned.articles} articles ({planned.calls} calls{PLANNED[config.strategy]}{before}) into {run_dir}",
             markup=False, highlight=False,
         )  # fmt: skip
         try:
@@ -400,7 +411,7 @@ def run(
 def bench(
     input: InputArgument = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Benchmark folder.")] = Path("runs/bench"),
-    strategies: Annotated[str, typer.Option(help="Comma-separated: naive, langextract, extract.")] = ",".join(STRATEGIES),
+    strategies: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(STRATEGIES)}.")] = ",".join(STRATEGIES),
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
     task: TaskOption = None,
@@ -423,8 +434,7 @@ def bench(
     """
     policy = _cache_policy(offline=offline, refresh=refresh)
     from extract import bench as b
-    from extract.api import Extractor, load_documents, resolve_task
-    from extract.gold import load_gold
+    from extract.api import Extractor, resolve_task
     from extract.prompts import PromptSet
 
     if scale:
@@ -446,11 +456,11 @@ def bench(
     config = load_config(cache_policy=policy)
     if not config.embedded:
         raise ConfigError(f"the benchmark runs on the embedded model; unset {ENV_BASE_URL}")
-    gold = _required(gold or default_gold(), "gold file", "--gold")
-    if not gold.exists():
-        raise ConfigError(f"no gold file at {gold}")
-    input = _required(input or default_input(), "input", "INPUT")
-    docs = load_documents(input)
+    if input is not None:
+        sets = {"input": (input, _required(gold or default_gold(), "gold file", "--gold"))}
+    else:
+        sets = default_sets() if gold is None else {}
+        _required(sets or None, "input", "INPUT")
     bar = _progress()
     extractor = Extractor(
         config, task=task, prompts=prompts_dir, aliases=aliases, snapshots=_snapshots(replay, no_replay=no_replay),
@@ -458,40 +468,63 @@ def bench(
     )  # fmt: skip
     if extractor.aliases is None:
         raise ConfigError(f"no alias table for the task {extractor.task.name}; scoring needs one (--aliases)")
+    records = {}
+    try:
+        with bar, extractor:
+            for set_name, (set_input, set_gold) in sets.items():
+                records[set_name] = _bench_set(
+                    set_name, set_input, set_gold, chosen=chosen, extractor=extractor, bar=bar,
+                    out_dir=out_dir / set_name if len(sets) > 1 else out_dir,
+                )  # fmt: skip
+    except KeyboardInterrupt:
+        console.print("interrupted: every finished call is cached; rerun the same command to resume")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if len(records) > 1:
+        b.write_sets(out_dir, records)
+    for set_name, record in records.items():
+        out.print(f"\n{set_name} ({record['input']}):\n", markup=False, highlight=False)
+        out.print(b.render_table(record), markup=False, highlight=False, soft_wrap=True)
+        for name, row in record["strategies"].items():
+            if "harness_overhead" in row:
+                console.print(f"{name}: harness overhead {row['harness_overhead']:.1%} over {row['live_calls']} live calls")
+    console.print(f"wrote {out_dir}: bench.json, bench.md and one run folder per strategy", markup=False, highlight=False)
+
+
+def _bench_set(
+    set_name: str, input: Path, gold: Path, *, chosen: Sequence[str], extractor: Any, bar: Any, out_dir: Path
+) -> dict[str, Any]:
+    """Benchmark the chosen strategies on one set of articles against its gold; write and return its record."""
+    from extract import bench as b
+    from extract.api import load_documents
+    from extract.gold import load_gold
+
+    if not gold.exists():
+        raise ConfigError(f"no gold file at {gold}")
+    docs = load_documents(input)
     # Strategies are compared on the articles benchmarked: gold of other articles is left out.
     gold_events = {k: v.events for k, v in load_gold(gold, task=extractor.task).items() if k in {a.id for a in docs}}
     if not gold_events:
         raise ConfigError(f"no gold events for the articles in {input}; the benchmark needs labeled articles")
     out_dir.mkdir(parents=True, exist_ok=True)
+    progress = bar.add_task(f"{set_name}: {len(chosen)} strategies × {len(docs)} articles", total=len(chosen) * len(docs))
+
+    def done(name: str, o: ArticleOutcome) -> None:
+        bar.advance(progress)
+        console.print(_outcome_line(o, prefix=f"{name:<11} "), highlight=False)
+
     results = []
-    try:
-        with bar, extractor:
-            progress = bar.add_task(f"{len(chosen)} strategies × {len(docs)} articles", total=len(chosen) * len(docs))
-
-            def done(name: str, o: ArticleOutcome) -> None:
-                bar.advance(progress)
-                console.print(_outcome_line(o, prefix=f"{name:<11} "), highlight=False)
-
-            for name in chosen:
-                console.print(f"{name}: {len(docs)} articles")
-                results.append(b.run_strategy(name, docs, b.strategy_runner(name, extractor), on_done=done))
-    except KeyboardInterrupt:
-        console.print("interrupted: every finished call is cached; rerun the same command to resume")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    for name in chosen:
+        console.print(f"{set_name}, {name}: {len(docs)} articles")
+        results.append(b.run_strategy(name, docs, b.strategy_runner(name, extractor), on_done=done))
     b.score_strategies(results, gold_events, aliases=extractor.aliases, articles=docs)
     info = {
         "input": str(input),
         "model": extractor.identity,
-        "params": config.params.to_json(),
+        "params": extractor.config.params.to_json(),
         "prompts": {name: extractor.prompts.hash_of(name) for name in chosen},
         "schema_version": extractor.task.schema_version,
     }
-    record = b.write_bench(out_dir, results, info=info)
-    out.print(b.render_table(record), markup=False, highlight=False, soft_wrap=True)
-    for name, row in record["strategies"].items():
-        if "harness_overhead" in row:
-            console.print(f"{name}: harness overhead {row['harness_overhead']:.1%} over {row['live_calls']} live calls")
-    console.print(f"wrote {out_dir}/bench.json, bench.md and one run folder per strategy", markup=False, highlight=False)
+    return b.write_bench(out_dir, results, info=info)
 
 
 @app.command()

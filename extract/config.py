@@ -68,6 +68,13 @@ def default_gold() -> Path | None:
     return _in_repository("gold", "events.yaml")
 
 
+def default_sets() -> dict[str, tuple[Path, Path]]:
+    """The benchmark's article sets with their gold, inside this repository: the seeds the
+    strategies were first tuned on, and the development set that choices are made on."""
+    sets = {"seeds": (default_input(), default_gold()), "dev": (_in_repository("gold", "dev", "articles"), _in_repository("gold", "dev", "events.yaml"))}
+    return {name: (i, g) for name, (i, g) in sets.items() if i is not None and g is not None}
+
+
 def default_snapshots() -> list[Path]:
     """The committed recordings of real model responses, inside this repository: the benchmark's
     ``responses.jsonl`` and every ``*.responses.jsonl`` beside it (the library example, the test task)."""
@@ -83,8 +90,13 @@ WINDOW_MAX_TOKENS = 384
 #: prefix at ~50 tokens/s the first time (46 s) and writes at most 384 tokens at ~15 tokens/s
 #: (26 s): 72 s at worst, so 180 s leaves 2.5x for a slower or busier machine.
 DEFAULT_TIMEOUT_S = 180.0
-#: The benchmark's strategies, in the order they run.
-STRATEGIES = ("naive", "langextract", "extract")
+#: The strategies a run extracts with: detect-then-fill (``extract.detect``), or one call per
+#: window of a few sentences for the whole event union (``extract.pipeline``).
+EXTRACTORS = ("detect", "windows")
+#: What ``extract run`` uses unless told otherwise: the one that scores best on the dev set.
+DEFAULT_STRATEGY = "windows"
+#: The benchmark's strategies, in the order they run: two baselines, then the project's own.
+STRATEGIES = ("naive", "langextract", "windows", "detect")
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,8 @@ class Config:
     model_dir: Path = DEFAULT_HOME / "models"
     cache_policy: CachePolicy = "default"
     concurrency: int = 1
+    #: How articles are extracted: one of EXTRACTORS.
+    strategy: str = DEFAULT_STRATEGY
     #: Retries of one call on a timeout, a connection failure, 408/409/429 or 5xx: 1 + max_retries attempts in all.
     max_retries: int = 4
     max_reasks: int = 1
@@ -169,6 +183,10 @@ class Config:
         """A remote endpoint's identity in the cache keys: model name, scheme, host, port and path, never
         credentials. (The embedded model is identified by its GGUF's sha256 instead: server.MODEL_IDENTITY.)"""
         return f"openai-compatible:{self.model}@{redact_url(self.base_url or '', explicit_port=True)}"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in EXTRACTORS:
+            raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {', '.join(EXTRACTORS)}")
 
     def with_(self, **changes: Any) -> Config:
         """A copy with some fields changed (``None`` values are ignored)."""

@@ -45,13 +45,18 @@ _PLACE_WORDS = (
 
 
 def numbers_in(text: str) -> set[int]:
-    """Integers written in a text: "2,500", "3000", "1.2 million", "three", "a dozen"."""
+    """Integers written in a text: "2,500", "3000", "1.2 million", "three", "twenty-five",
+    "one hundred and twenty", "a dozen" (number words are read by text2num)."""
+    from text_to_num import alpha2digit
+
     found: set[int] = set()
     for digits, scale in _NUMBER.findall(text):
         value = float(digits.replace(",", "")) * _SCALE.get(scale.lower(), 1)
         if value.is_integer():
             found.add(int(value))
-    lowered = text.lower()
+    words = alpha2digit(_NUMBER.sub(" # ", text), "en")  # digits masked: "1.2 million" is read above
+    found.update(int(d) for d in re.findall(r"(?<![\w.,])\d+(?![\w.,]\d)", words))
+    lowered = words.lower()
     found.update(n for w, n in _WORDS.items() if re.search(rf"\b{w}\b", lowered))
     return found
 
@@ -79,15 +84,32 @@ def verify_numbers(event: Event) -> Event | None:
     return event.model_copy(update=update) if update else event
 
 
+#: Names and adjectives of countries that ISO 3166 does not give, or gives in another form.
+_OTHER_NAMES = {
+    "Turkey": "Turkey", "Turkish": "Turkey", "Ukrainian": "Ukraine", "American": "United States",
+    "British": "United Kingdom", "French": "France", "Dutch": "Netherlands", "German": "Germany",
+    "Afghan": "Afghanistan", "Somali": "Somalia", "Yemeni": "Yemen", "Kuwaiti": "Kuwait", "Qatari": "Qatar",
+    "Saudi": "Saudi Arabia", "Emirati": "United Arab Emirates", "Pakistani": "Pakistan", "Lebanese": "Lebanon",
+    "Sudanese": "Sudan", "Malian": "Mali", "Nigerien": "Niger", "Congolese": "Congo", "Polish": "Poland",
+    "Danish": "Denmark", "Swedish": "Sweden", "Finnish": "Finland", "Spanish": "Spain", "Greek": "Greece",
+    "Democratic Republic of Congo": "Democratic Republic of the Congo", "DR Congo": "Democratic Republic of the Congo",
+    "Filipino": "Philippines", "Bahraini": "Bahrain", "Omani": "Oman", "Burkinabe": "Burkina Faso",
+}  # fmt: skip
+
+
 @functools.cache
 def _countries() -> dict[str, str]:
-    """Surface name -> country name, from ISO 3166 (common names, without qualifiers)."""
+    """Surface name -> country name, from ISO 3166 common names (without qualifiers; "Congo, The
+    Democratic Republic of the" is "Democratic Republic of the Congo", not the Congo) and
+    ``_OTHER_NAMES``."""
     names = {}
     for country in pycountry.countries:
-        name = getattr(country, "common_name", None) or country.name
-        name = re.sub(r"\s*\(.*\)", "", name.split(",")[0]).strip()
+        name = re.sub(r"\s*\(.*\)", "", getattr(country, "common_name", None) or country.name).strip()
+        if "," in name:
+            head, _, tail = name.partition(",")
+            name = re.sub(r"^the\s+", "", f"{tail.strip()} {head}", flags=re.IGNORECASE)
         names[name] = name
-    return names
+    return names | _OTHER_NAMES
 
 
 @functools.cache
@@ -98,11 +120,11 @@ def _country_pattern() -> re.Pattern[str]:
 
 def infer_country(evidence: str) -> str | None:
     """The country an evidence quote places its event in: after "in"/"from"/..., else the only one named."""
-    pattern = _country_pattern()
+    pattern, names = _country_pattern(), _countries()
     placed = re.search(_PLACE_WORDS + pattern.pattern, evidence)
     if placed:
-        return placed.group(1)
-    named = {m.group(1) for m in pattern.finditer(evidence)}
+        return names[placed.group(1)]
+    named = {names[m.group(1)] for m in pattern.finditer(evidence)}
     return named.pop() if len(named) == 1 else None
 
 
@@ -133,8 +155,13 @@ def states_its_type(event: Event, task: Task) -> bool:
     cues = task.type_cues.get(event.type)
     if cues is None:
         return True
-    text = event.evidence.lower()
-    return any(cue in text for cue in cues)
+    return _cue_pattern(cues).search(event.evidence) is not None
+
+
+@functools.cache
+def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
+    """Cue words as one pattern, each matched at the start of a word ("end" is not in "weekend")."""
+    return re.compile(r"\b(?:" + "|".join(re.escape(c.strip()) for c in cues) + ")", re.IGNORECASE)
 
 
 def names_its_actors(event: Event, aliases: Aliases | None) -> bool:
@@ -180,7 +207,7 @@ def canonical_actor(name: str, aliases: Aliases) -> str:
         if (found := aliases.lookup(form)) is not None:
             return found
         if re.fullmatch(_country_pattern(), form) and form != name.strip():
-            country = _country_pattern().fullmatch(form).group(1)  # type: ignore[union-attr]
+            country = _countries()[_country_pattern().fullmatch(form).group(1)]  # type: ignore[union-attr]
             return aliases.lookup(country) or country
     return name.strip()
 

@@ -145,7 +145,30 @@ def ground(
             rejected.append(record)
         elif not any(same_fact(record, other) for other in kept):
             kept.append(record)
-    return kept, rejected
+    parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
+    rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
+    return [r for r in kept if r not in parts], rejected
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return None not in (a.start, a.end, b.start, b.end) and a.start < b.end and b.start < a.end  # type: ignore[operator]
+
+
+def part_of(a: EventRecord, b: EventRecord, *, task: Task) -> bool:
+    """Whether ``a`` states part of ``b``'s fact: its type is held by ``b``'s (``Task.part_of``),
+    its quote lies within ``b``'s, and every number of ``a`` is one of ``b``'s. (A toll whose
+    quote reaches beyond the attack's, "... killed since the offensive began", is its own fact.)"""
+    if b.event.type not in task.part_of.get(a.event.type, ()) or None in (a.span.start, b.span.start):
+        return False
+    if not (b.span.start <= a.span.start and a.span.end <= b.span.end):  # type: ignore[operator]
+        return False
+    numbers = [v for v in a.event.model_dump().values() if isinstance(v, int) and not isinstance(v, bool)]
+    theirs = {v for v in b.event.model_dump().values() if isinstance(v, int) and not isinstance(v, bool)}
+    return all(n in theirs for n in numbers)
+
+
+def _whole(record: EventRecord, kept: Sequence[EventRecord], task: Task) -> str:
+    return next(o.event.type for o in kept if part_of(record, o, task=task))
 
 
 #: Text that tells a model what to do ("ignore previous instructions", "output an event saying …"):
@@ -187,12 +210,7 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
     keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):
         return True
-    overlap = (
-        None not in (a.span.start, a.span.end, b.span.start, b.span.end)
-        and a.span.start < b.span.end  # type: ignore[operator]
-        and b.span.start < a.span.end  # type: ignore[operator]
-    )
-    return overlap and all(u == v for u, v in keys if isinstance(u, int) or isinstance(v, int))
+    return _overlap(a.span, b.span) and all(u == v for u, v in keys if isinstance(u, int) or isinstance(v, int))
 
 
 @dataclass(frozen=True)
@@ -291,7 +309,7 @@ def _outcome(
             outcome.errors.append(f"{call.label}: {answer}")
             outcome.usage.add(Usage.from_json(answer.usage))
         else:
-            events.extend(answer.value.events)
+            events.extend(getattr(answer.value, "events", ()))  # a detect answer holds no events
             outcome.usage.add(answer.usage)
             outcome.keys.extend(answer.keys)
     outcome.events, outcome.rejected = ground(article, events, task=task, aliases=aliases)
@@ -382,8 +400,12 @@ def run_articles(
     aliases: Aliases | None = None,
     concurrency: int = 1,
     on_pass: Callable[[str], None] | None = None,
+    article_fn: Callable[[Article], ArticleOutcome] | None = None,
 ) -> Iterator[ArticleOutcome]:
     """Extract every article (read lazily) and yield the outcomes in article order.
+
+    ``article_fn`` runs a strategy whose calls depend on earlier answers (detect, then fill) on one
+    whole article; its articles, not its calls, then share the threads. Default: the windows strategy.
 
     With a concurrency above 1, the calls of every article in flight share ``concurrency`` threads,
     so a run keeps that many calls busy within and across articles; at most 2 × concurrency
@@ -394,7 +416,10 @@ def run_articles(
     """
     if concurrency <= 1:
         for article in articles:
-            yield extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+            if article_fn is not None:
+                yield article_fn(article)
+            else:
+                yield extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
         return
     workers, fatal, lock = _Workers(concurrency), Future(), threading.Lock()
 
@@ -412,6 +437,17 @@ def run_articles(
             on_pass(call.label)
         return answer
 
+    def whole(article: Article) -> ArticleOutcome | None:
+        if fatal.done():
+            return None
+        try:
+            return article_fn(article)  # type: ignore[misc]
+        except BaseException as e:  # FATAL_ERRORS, or a bug: stop every article
+            with lock:
+                if not fatal.done():
+                    fatal.set_exception(e)
+            return None
+
     in_flight: deque[tuple[Article, list[Call], list[Future[Any]], float]] = deque()
 
     def ready(limit: int) -> Iterator[ArticleOutcome]:
@@ -426,13 +462,19 @@ def run_articles(
             if any(a is None for a in answers):
                 fatal.result()  # an unanswered call: raises the error that stopped the run
             in_flight.popleft()
+            if article_fn is not None:
+                yield answers[0]
+                continue
             yield _outcome(article, calls, answers, task=prompts.task, aliases=aliases, started=started)  # type: ignore[arg-type]
 
     try:
         for article in articles:
-            calls = plan_calls(article, prompts=prompts)
             started = time.monotonic()
-            futures = [workers.submit(functools.partial(attempt, call, article)) for call in calls]
+            if article_fn is not None:
+                calls, futures = [], [workers.submit(functools.partial(whole, article))]
+            else:
+                calls = plan_calls(article, prompts=prompts)
+                futures = [workers.submit(functools.partial(attempt, call, article)) for call in calls]
             in_flight.append((article, calls, futures, started))
             yield from ready(2 * concurrency - 1)
         yield from ready(0)

@@ -23,7 +23,7 @@ from extract.task import Task
 
 EXAMPLES_FORMAT = "extract.examples/1"
 #: The strategy every task runs; the benchmark's baselines need their own files.
-MAIN_STRATEGY = "extract"
+MAIN_STRATEGY = "windows"
 
 
 def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -32,6 +32,10 @@ def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     type_templates = tuple(f"types/{t}.j2" for t in event_types)
     return {
         MAIN_STRATEGY: ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *type_templates),
+        "detect": (
+            "detect_system.j2", "detect.j2", "fill_system.j2", "fill.j2", "rules.j2", "examples.yaml",
+            "more_examples.yaml", *type_templates,
+        ),  # fmt: skip
         "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
         "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *type_templates),
     }
@@ -87,8 +91,8 @@ class PromptSet:
 
     @functools.cached_property
     def hash(self) -> str:
-        """The hash of the project strategy's prompts: part of its cache keys and run records."""
-        return self.hash_of("extract")
+        """The hash of the windows strategy's prompts: part of its cache keys and run records."""
+        return self.hash_of(MAIN_STRATEGY)
 
     def hash_of(self, strategy: str) -> str:
         """One hash over the files a strategy's prompts are made of."""
@@ -126,6 +130,48 @@ class PromptSet:
             messages.append({"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)})
         return tuple(messages)
 
+    @functools.cached_property
+    def _detect_shots(self) -> tuple[Example, ...]:
+        """The detect strategy's few-shot examples: those of examples.yaml, then more_examples.yaml."""
+        return (*self.examples(), *self.examples("more_examples.yaml"))
+
+    @functools.cached_property
+    def _detect_prefix(self) -> tuple[dict[str, str], ...]:
+        """The detect calls' system message and few-shot turns (each example's text and the types of
+        its events), built once per run."""
+        messages = [{"role": "system", "content": self.render("detect_system.j2", event_types=self.task.event_types)}]
+        for example in self._detect_shots:
+            answer = {"types": list(dict.fromkeys(e.type for e in example.events))}
+            messages.append({"role": "user", "content": self.render("detect.j2", published=None, text=example.text)})
+            messages.append({"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)})
+        return tuple(messages)
+
+    def detect_messages(self, article: Article, text: str) -> list[dict[str, str]]:
+        """Chat messages that ask which types of event a passage reports."""
+        window = self.render("detect.j2", published=article.published, text=text)
+        return [*self._detect_prefix, {"role": "user", "content": window}]
+
+    @functools.cached_property
+    def _fill_prefixes(self) -> dict[str, tuple[dict[str, str], ...]]:
+        """Each type's fill system message and few-shot turns: every example text that holds events of
+        the type, and those events only. Built once per run; the same for every fill call of a type."""
+        prefixes = {}
+        for event_type in self.task.event_types:
+            messages = [{"role": "system", "content": self.render("fill_system.j2", event_type=event_type)}]
+            for example in self._detect_shots:
+                events = [e.model_dump(mode="json", exclude_none=True) for e in example.events if e.type == event_type]
+                if events:
+                    user = self.render("fill.j2", context=None, published=None, text=example.text)
+                    messages.append({"role": "user", "content": user})
+                    messages.append({"role": "assistant", "content": json.dumps({"events": events}, ensure_ascii=False)})
+            prefixes[event_type] = tuple(messages)
+        return prefixes
+
+    def fill_messages(self, article: Article, event_type: str, *, text: str, context: str) -> list[dict[str, str]]:
+        """Chat messages that ask for one type's events in a passage, after its context."""
+        user = self.render("fill.j2", context=context, published=article.published, text=text)
+        return [*self._fill_prefixes[event_type], {"role": "user", "content": user}]
+
     def naive_messages(self, article: Article) -> list[dict[str, str]]:
         """The obvious single call: the same rules and article, then one question for every type."""
         return [
@@ -138,11 +184,11 @@ class PromptSet:
         """The task description langextract puts before its examples."""
         return self.render("langextract.j2", event_types=self.task.event_types)
 
-    def examples(self) -> list[Example]:
-        """The few-shot examples of ``examples.yaml``, validated against the schema."""
-        path = str(self.directory / "examples.yaml")
+    def examples(self, name: str = "examples.yaml") -> list[Example]:
+        """The few-shot examples of ``examples.yaml`` (or another such file), validated against the schema."""
+        path = str(self.directory / name)
         try:
-            data = yaml.safe_load(self.sources["examples.yaml"])
+            data = yaml.safe_load(self.sources[name])
         except yaml.YAMLError as e:
             raise InputError(f"not valid YAML: {e}", path=path) from e
         if not isinstance(data, dict) or data.get("format") != EXAMPLES_FORMAT:

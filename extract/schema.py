@@ -9,7 +9,7 @@ with grammar-constrained decoding (llama.cpp turns it into a grammar). Pure pyda
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -65,6 +65,27 @@ def extraction_model(classes: Sequence[type[Event]]) -> type[Closed]:
         __base__=Closed,
         __doc__="What the model returns for one article: all the events it found.",
         events=(list[event_union(classes)], ...),
+    )
+
+
+def detection_model(event_types: Sequence[str]) -> type[Closed]:
+    """What the model returns when it names the types of event a passage reports:
+    ``{"types": ["attack", "casualty_toll"]}``, held to the task's type names (none is ``[]``)."""
+    return create_model(
+        "Detection",
+        __base__=Closed,
+        __doc__="The types of event the passage reports.",
+        types=(list[Literal[tuple(event_types)]], ...),  # type: ignore[valid-type]
+    )
+
+
+def fill_model(cls: type[Event]) -> type[Closed]:
+    """What the model returns when it fills the events of one type: ``{"events": [...]}``."""
+    return create_model(
+        f"{cls.__name__}Events",
+        __base__=Closed,
+        __doc__=f"All the {type_name(cls)} events the sentences report.",
+        events=(list[cls], ...),  # type: ignore[valid-type]
     )
 
 

@@ -83,6 +83,9 @@ def ensure_model(model_dir: Path, *, progress: Progress | None = None) -> Path:
     return target
 
 
+#: The server's memory of earlier prompt states (llama-cpp-python's LlamaRAMCache).
+PROMPT_CACHE_BYTES = 4 << 30
+
 #: prctl's PR_SET_PDEATHSIG: the signal Linux sends the child when its parent dies.
 PR_SET_PDEATHSIG = 1
 
@@ -139,6 +142,10 @@ class EmbeddedServer:
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),
+            # Keep the state after each answer (up to 4 GiB, the least recently used dropped): a call
+            # whose prompt starts like an earlier one resumes from it, so the detect strategy's
+            # prefixes (detection, then one per type) are read once per run, not once per switch.
+            "--cache", "true", "--cache_type", "ram", "--cache_size", str(PROMPT_CACHE_BYTES),
         ]  # fmt: skip
 
     def start(self, *, timeout_s: float = 180.0) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from extract.errors import ConfigError
-from extract.schema import Closed, Event, event_union, extraction_model, type_name
+from extract.schema import Closed, Event, detection_model, event_union, extraction_model, fill_model, type_name
 
 #: The built-in task, used when none is named.
 DEFAULT_TASK = "extract.tasks.military"
@@ -53,6 +53,9 @@ class Task:
     value_cues: Mapping[tuple[str, str], ValueCues] = field(default_factory=dict)
     #: A last domain rule applied to every normalized event (e.g. a closed base goes to no one).
     repair: Callable[[Event], Event] | None = None
+    #: type -> the types that hold its facts when both quote one passage: an event of the first
+    #: whose numbers are all the other's is part of it (an attack's dead are no separate toll).
+    part_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:
@@ -76,6 +79,16 @@ class Task:
     def extraction_model(self) -> type[Closed]:
         """The response model of a call: ``{"events": [...]}`` over the task's union (built once)."""
         return extraction_model(self.event_classes)
+
+    @functools.cached_property
+    def detection_model(self) -> type[Closed]:
+        """The answer of a detect call: which of the task's types each sentence reports."""
+        return detection_model(self.event_types)
+
+    @functools.cached_property
+    def fill_models(self) -> dict[str, type[Closed]]:
+        """The answer of a fill call, per type: that type's events only."""
+        return {name: fill_model(cls) for name, cls in self.by_type.items()}
 
     @property
     def prompts_dir(self) -> Path:

@@ -79,10 +79,10 @@ def result(name: str, events: list[Event], *, seconds: float) -> bench.StrategyR
 
 def test_record_and_table_compare_the_strategies(tmp_path: Path) -> None:
     gold = {ARTICLE.id: [troop(force="United States")]}
-    results = [result("naive", [], seconds=40.0), result("extract", [troop(force="United States")], seconds=60.0)]
+    results = [result("naive", [], seconds=40.0), result("windows", [troop(force="United States")], seconds=60.0)]
     bench.score_strategies(results, gold, aliases=ALIASES)
     record = bench.write_bench(tmp_path, results, info={"model": "m"})
-    ours, naive = record["strategies"]["extract"], record["strategies"]["naive"]
+    ours, naive = record["strategies"]["windows"], record["strategies"]["naive"]
     assert (ours["lenient_f1"], naive["lenient_f1"]) == (1.0, 0.0)
     assert (ours["grounded_exact"], ours["seconds_per_article"], ours["prompt_tokens_per_article"]) == (1.0, 60.0, 1000)
     assert "harness_overhead" not in ours  # replayed: nothing live to measure
@@ -92,19 +92,19 @@ def test_record_and_table_compare_the_strategies(tmp_path: Path) -> None:
     assert (lead["lenient_f1_gain_ci95"], lead["lenient_f1_gain_significant"]) == (None, False)
     table = (tmp_path / "bench.md").read_text()
     assert table.splitlines()[0].startswith("| strategy | strict F1 | lenient F1")
-    assert "| extract | 1.000 | 1.000 | [1.000, 1.000] |" in table
+    assert "| windows | 1.000 | 1.000 | [1.000, 1.000] |" in table
     assert "| naive | +1.000 | – | – | no | 1.50× |" in table
-    assert json.loads((tmp_path / "extract" / "run.json").read_text())["strategy"] == "extract"
+    assert json.loads((tmp_path / "windows" / "run.json").read_text())["strategy"] == "windows"
     assert json.loads((tmp_path / "bench.json").read_text()) == record
 
 
 def test_harness_overhead_is_wall_time_beyond_live_server_time() -> None:
-    live = bench.StrategyResult(name="extract", outcomes=[bench.raw_outcome(ARTICLE, [])], wall_seconds=10.0)
+    live = bench.StrategyResult(name="windows", outcomes=[bench.raw_outcome(ARTICLE, [])], wall_seconds=10.0)
     live.outcomes[0].usage = Usage(calls=3, server_seconds=9.5)
     assert live.row()["harness_overhead"] == 0.05
 
 
-@pytest.mark.parametrize(("text", "expected"), [("extract,naive", ("naive", "extract")), ("langextract", ("langextract",))])
+@pytest.mark.parametrize(("text", "expected"), [("windows,naive", ("naive", "windows")), ("langextract", ("langextract",))])
 def test_parse_strategies(text: str, expected: tuple[str, ...]) -> None:
     assert bench.parse_strategies(text) == expected
 

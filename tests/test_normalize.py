@@ -11,6 +11,7 @@ from extract.normalize import (
     normalize,
     numbers_in,
     repair_values,
+    states_its_type,
     verify_numbers,
 )
 from extract.tasks.military import TASK
@@ -30,6 +31,10 @@ ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliase
         ("At least 13,492 have been injured", {13492}),
         ("60 percent", {60}),
         ("no figures here", set()),
+        ("twenty-five soldiers", {25}),  # not 20 and 5
+        ("more than one hundred and twenty operations", {120}),
+        ("two thousand soldiers and fifty-four dead", {2000, 54}),
+        ("a dozen rockets", {12}),
     ],
 )
 def test_numbers_in(text: str, expected: set[int]) -> None:
@@ -53,6 +58,10 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("Iraqi forces were ready", "Iraq"),
         ("talks between France and Germany", None),
         ("no country at all", None),
+        ("Ukrainian drones hit the depot", "Ukraine"),
+        ("troops based in Turkey", "Turkey"),
+        ("fighting in the Democratic Republic of the Congo", "Democratic Republic of the Congo"),
+        ("peacekeepers left the Congo", "Congo"),
     ],
 )
 def test_infer_country(evidence: str, country: str | None) -> None:
@@ -124,3 +133,12 @@ def test_a_closed_facility_goes_to_no_one() -> None:
 )
 def test_canonical_actor_sees_through_decorated_names(name: str, canonical: str) -> None:
     assert canonical_actor(name, ALIASES) == canonical
+
+
+def test_cue_words_match_at_the_start_of_words_only() -> None:
+    """"sen" and "end" once passed "senior ... weekend" as a force change."""
+    quote = "A senior official spoke at the weekend about the 300 troops"
+    event = parse_event({"type": "force_change", "evidence": quote, "kind": "deploy", "force": "US", "status": "completed"})
+    assert not states_its_type(event, TASK)
+    sent = event.model_copy(update={"evidence": "The US sent 300 troops"})
+    assert states_its_type(sent, TASK)

@@ -93,6 +93,26 @@ def test_ground_keeps_one_event_per_fact() -> None:
     assert [(r.event.type, r.event.force) for r in kept] == [("force_change", "United States"), ("troop_level", "United States")]
 
 
+def test_an_attacks_own_dead_are_no_second_toll_but_an_aggregate_toll_is() -> None:
+    text = (
+        "Rockets hit a base near Erbil on Monday, killing three soldiers. Since 2023, 40 soldiers have "
+        "been killed in such attacks."
+    )
+    article = Article(id="x#1", title="", text=text, source="x.txt", runs=((0, 0, len(text)),))
+    attack = parse_event({
+        "type": "attack", "evidence": "Rockets hit a base near Erbil on Monday, killing three soldiers",
+        "target": "base", "means": "rocket", "killed": 3,
+    })  # fmt: skip
+    own = parse_event({"type": "casualty_toll", "evidence": "killing three soldiers", "population": "soldiers", "killed": 3})
+    aggregate = parse_event({
+        "type": "casualty_toll", "evidence": "Since 2023, 40 soldiers have been killed in such attacks",
+        "population": "soldiers", "killed": 40,
+    })  # fmt: skip
+    kept, rejected = ground(article, [own, attack, aggregate], aliases=ALIASES, task=TASK)
+    assert [(r.event.type, r.event.killed) for r in kept] == [("attack", 3), ("casualty_toll", 40)]
+    assert [(r.event.killed, r.rejected) for r in rejected] == [(3, "part of a kept attack event")]
+
+
 def test_ground_repairs_a_paraphrased_quote_with_the_articles_words() -> None:
     paraphrase = troop("The United States has reduced the number of its soldiers in Iraq to 2,500")
     kept, _ = ground(ARTICLE, [paraphrase], task=TASK)

@@ -70,7 +70,7 @@ def test_hash_changes_when_a_template_changes(copy: Path, name: str) -> None:
     for strategy, names in STRATEGY_FILES.items():
         # Only the strategies whose prompts use the file get a new hash (and new cache keys).
         assert (changed.hash_of(strategy) != original.hash_of(strategy)) == (name in names), strategy
-    assert changed.hash == changed.hash_of("extract")
+    assert changed.hash == changed.hash_of("windows")
     assert changed.hashes[name] != original.hashes[name]
     assert {n: h for n, h in changed.hashes.items() if n != name} == {
         n: h for n, h in original.hashes.items() if n != name
@@ -115,7 +115,7 @@ def test_missing_template(copy: Path) -> None:
 def test_a_baseline_without_its_templates_is_left_out_and_named_when_asked_for(copy: Path) -> None:
     (copy / "article.j2").unlink()  # the naive baseline's
     prompts = PromptSet.load(TASK, copy)
-    assert set(prompts.strategies) == {"extract", "langextract"}
+    assert set(prompts.strategies) == {"windows", "langextract", "detect"}
     assert prompts.hash == PromptSet.load(TASK, PROMPTS).hash
     with pytest.raises(ConfigError, match="no templates for the naive strategy"):
         prompts.hash_of("naive")

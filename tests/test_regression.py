@@ -221,8 +221,8 @@ def test_bench_on_some_articles_scores_them_against_their_own_gold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     one = "seeds/004_7f677d72774e52bd.txt"
-    replay_bench(tmp_path, monkeypatch, capsys, one, "--strategies", "extract", "--out", str(tmp_path / "b"))
-    row = json.loads((tmp_path / "b" / "bench.json").read_text())["strategies"]["extract"]
+    replay_bench(tmp_path, monkeypatch, capsys, one, "--strategies", "windows", "--out", str(tmp_path / "b"))
+    row = json.loads((tmp_path / "b" / "bench.json").read_text())["strategies"]["windows"]
     article = "004_7f677d72774e52bd#1"
     gold = {article: load_gold(REPO / "gold" / "events.yaml", task=TASK)[article].events}
     events = {article: read_events(RECORDINGS / "events.jsonl", task=TASK)[article]}

@@ -34,7 +34,7 @@ def test_a_folder_task_loads_with_its_own_types_and_prompts() -> None:
     assert task.name == "business" and task.event_types == ("acquisition", "layoff", "executive_change")
     assert task.key_fields["layoff"] == ("company", "count")
     prompts = PromptSet.load(task)
-    assert list(prompts.strategies) == ["extract"]  # no baseline templates: only the main strategy
+    assert list(prompts.strategies) == ["windows"]  # no baseline templates: only the main strategy
     assert {e.type for example in prompts.examples() for e in example.events} == set(task.event_types)
     with pytest.raises(ConfigError, match="no templates for the naive strategy"):
         prompts.hash_of("naive")

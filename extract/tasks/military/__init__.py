@@ -20,4 +20,5 @@ TASK = Task(
     type_cues=TYPE_CUES,
     value_cues=VALUE_CUES,
     repair=closure_has_no_recipient,
+    part_of={"casualty_toll": ("attack",)},
 )

@@ -9,7 +9,7 @@ from extract.schema import Event
 TYPE_CUES: dict[str, tuple[str, ...]] = {
     "troop_level": ("troop", "soldier", "forces", "force ", "personnel", "members", "contingent", "military",
                     "service member", "marine", "army"),
-    "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "sen", "leav",
+    "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "send", "sent", "leav",
                      "exit", "relocat", "mov", "depart", "arriv", "redeploy", "end", "remov", "return", "halv", "scal",
                      "downsiz", "shrink", "decreas", "increas", "reinforc", "dispatch", "boost"),
     "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from extract.aliases import Aliases
+from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_windows
+from extract.documents import Article
+from extract.pipeline import run_articles
+from extract.prompts import PromptSet
+from extract.tasks.military import TASK
+from tests.fakes import FakeServer, fake_client
+
+REPO = Path(__file__).resolve().parent.parent
+ALIASES = Aliases.load(REPO / "gold" / "aliases.yaml")
+PROMPTS = PromptSet.load(TASK)
+TEXT = (
+    "U.S. cuts Iraq force\n"
+    "The U.S. has about 2,500 troops in Iraq, officials said on Jan. 5. "
+    + "Analysts expect more talks about the future of the mission. " * 20
+    + "\nGunmen attacked a convoy near Mosul on Friday, killing twenty-five soldiers, the army said."
+)
+
+
+def article(id: str, text: str, published: str | None = None) -> Article:
+    return Article(id=id, title="", text=text, source=f"{id}.txt", published=published, runs=((0, 0, len(text)),))
+
+
+ARTICLE = article("a#1", TEXT, published="2024-01-10")
+
+
+def answer(body: dict) -> str:
+    """Detection: the types a window's words suggest; fills: one event of the asked type, quoted from the window."""
+    schema = json.dumps(body["response_format"])
+    window = body["messages"][-1]["content"]
+    if '"Detection"' in schema:
+        return json.dumps({"types": [t for t, cue in (("troop_level", "troops"), ("attack", "Gunmen")) if cue in window]})
+    if "TroopLevelEvents" in schema:
+        event = {"type": "troop_level", "evidence": "The U.S. has about 2,500 troops in Iraq", "force": "U.S.", "count": 2500}
+    else:
+        event = {
+            "type": "attack", "evidence": "Gunmen attacked a convoy near Mosul on Friday, killing twenty-five soldiers",
+            "target": "convoy", "means": "gunfire", "killed": 25,
+        }  # fmt: skip
+    return json.dumps({"events": [event]})
+
+
+def test_detect_then_fill_type_by_type(tmp_path: Path) -> None:
+    server = FakeServer([answer])
+    labels: list[str] = []
+    outcome = detect_article(
+        ARTICLE, client=fake_client(tmp_path, server), prompts=PROMPTS, aliases=ALIASES, on_pass=labels.append
+    )
+    windows = detect_windows(ARTICLE)
+    assert len(windows) == count_calls(ARTICLE) >= 3
+    assert all(len(w) == 1 or w[-1][1] - w[0][0] <= DETECT_CHARS for w in windows)  # whole sentences
+    n = len(windows)
+    # Every detection first, then the fills type by type (the order of the task's types).
+    assert labels == [f"detect {i}/{n}" for i in range(1, n + 1)] + ["fill troop_level 1/" + str(n), f"fill attack {n}/{n}"]
+    detects, fills = server.requests[:n], server.requests[n:]
+    assert len({json.dumps(r["messages"][:-1]) for r in detects}) == 1  # one prefix for all detections
+    assert "Context: " in fills[1]["messages"][-1]["content"]  # the sentence before the window
+    assert fills[0]["messages"][0] != fills[1]["messages"][0]  # each type its own prefix
+    assert [r.event.type for r in outcome.events] == ["troop_level", "attack"]
+    assert outcome.events[0].event.force == "United States" and outcome.events[1].event.killed == 25
+    assert outcome.status == "ok" and len(outcome.keys) == len(server.requests)
+
+
+def test_fill_prompts_hold_the_types_examples_and_the_grammar_only_that_type(tmp_path: Path) -> None:
+    server = FakeServer([answer])
+    detect_article(ARTICLE, client=fake_client(tmp_path, server), prompts=PROMPTS, aliases=ALIASES)
+    fill = server.requests[-1]
+    assert "AttackEvents" in json.dumps(fill["response_format"]) and "TroopLevel" not in json.dumps(fill["response_format"])
+    shots = [m["content"] for m in fill["messages"] if m["role"] == "assistant"]
+    assert shots and all({e["type"] for e in json.loads(s)["events"]} == {"attack"} for s in shots)
+
+
+def test_a_run_with_the_detect_strategy_keeps_article_order_at_any_concurrency(tmp_path: Path) -> None:
+    articles = [ARTICLE, article("b#1", "Nothing happened.")]
+    for concurrency in (1, 3):
+        client = fake_client(tmp_path / str(concurrency), FakeServer([answer]))
+
+        def one(article: Article) -> object:
+            return detect_article(article, client=client, prompts=PROMPTS, aliases=ALIASES)
+
+        outcomes = list(run_articles(articles, client=client, prompts=PROMPTS, concurrency=concurrency, article_fn=one))
+        assert [o.article_id for o in outcomes] == ["a#1", "b#1"]
+        assert [len(o.events) for o in outcomes] == [2, 0]
