@@ -76,8 +76,13 @@ def align(quote: str, article: Article) -> Span:
     if match is None or match.dest_end <= match.dest_start:
         return Span("not_found", 0.0)
     start, end = index[match.dest_start], index[match.dest_end - 1] + 1
-    while start < end and article.text[start].isspace():  # the best window may take in a separator
+    text = article.text
+    while start < end and text[start].isspace():  # the best window may take in a separator
         start += 1
-    while end > start and article.text[end - 1].isspace():
+    while end > start and text[end - 1].isspace():
         end -= 1
+    while 0 < start < end and text[start - 1].isalnum() and text[start].isalnum():  # whole words: "ed 300" -> "deployed 300"
+        start -= 1
+    while start < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
     return _found(article, start, end, "fuzzy", match.score)

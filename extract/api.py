@@ -193,16 +193,16 @@ class Extractor:
         """Extract every article (read lazily), yielding outcomes in article order as they finish."""
         from extract.pipeline import run_articles
 
-        article_fn = None
+        batch_fn, batch = None, 1
         if self.config.strategy == "detect":
-            from extract.detect import detect_article
+            from extract.detect import BATCH, detect_batch
 
-            article_fn = functools.partial(
-                detect_article, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call
-            )
+            batch_fn, batch = functools.partial(
+                detect_batch, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call
+            ), BATCH
         yield from run_articles(
             articles, client=self.client, prompts=self.prompts, aliases=self.aliases,
-            concurrency=self.config.concurrency, on_pass=on_call, article_fn=article_fn,
+            concurrency=self.config.concurrency, on_pass=on_call, batch_fn=batch_fn, batch=batch,
         )  # fmt: skip
 
     def extract(self, text: str, *, published: str | None = None, id: str = "text") -> list[Event]:

@@ -150,40 +150,49 @@ class StrategyResult:
         return row
 
 
+#: A strategy over some articles: their outcomes, in order.
+Runner = Callable[[Sequence[Article]], list[ArticleOutcome]]
+
+
 def run_strategy(
     name: str,
     articles: Sequence[Article],
-    run_one: Callable[[Article], ArticleOutcome],
+    runner: tuple[Runner, int],
     *,
     on_done: Callable[[str, ArticleOutcome], None] | None = None,
 ) -> StrategyResult:
-    """Run one strategy over every article, sequentially (the embedded server serves one call at a time)."""
+    """Run one strategy over every article, a batch at a time (``runner``: the function and its
+    batch size), sequentially: the embedded server serves one call at a time."""
     wall = time.monotonic()
-    outcomes = []
-    for article in articles:
-        outcome = run_one(article)
-        outcomes.append(outcome)
-        if on_done:
-            on_done(name, outcome)
+    run_many, size = runner
+    outcomes: list[ArticleOutcome] = []
+    for start in range(0, len(articles), size):
+        for outcome in run_many(articles[start : start + size]):
+            outcomes.append(outcome)
+            if on_done:
+                on_done(name, outcome)
     return StrategyResult(name=name, outcomes=outcomes, wall_seconds=time.monotonic() - wall)
 
 
-def extract_runner(
-    name: str, *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None
-) -> Callable[[Article], ArticleOutcome]:
-    """One of the project's strategies (``windows`` or ``detect``) for one article."""
+def _each(run_one: Callable[[Article], ArticleOutcome]) -> tuple[Runner, int]:
+    """A strategy that takes one article at a time."""
+    return (lambda articles: [run_one(a) for a in articles]), 1
+
+
+def extract_runner(name: str, *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None) -> tuple[Runner, int]:
+    """One of the project's strategies (``windows``, or ``detect`` in its batches)."""
     if name == "detect":
-        from extract.detect import detect_article
+        from extract.detect import BATCH, detect_batch
 
-        return functools.partial(detect_article, client=client, prompts=prompts, aliases=aliases)
-    return functools.partial(extract_article, client=client, prompts=prompts, aliases=aliases)
+        return functools.partial(detect_batch, client=client, prompts=prompts, aliases=aliases), BATCH
+    return _each(functools.partial(extract_article, client=client, prompts=prompts, aliases=aliases))
 
 
-def strategy_runner(name: str, extractor: Extractor) -> Callable[[Article], ArticleOutcome]:
+def strategy_runner(name: str, extractor: Extractor) -> tuple[Runner, int]:
     """One strategy of the benchmark for one article, on the extractor's model, cache and prompts."""
     client, prompts = extractor.client, extractor.prompts
     if name == "naive":
-        return functools.partial(naive_article, client=client, prompts=prompts)
+        return _each(functools.partial(naive_article, client=client, prompts=prompts))
     if name in ("windows", "detect"):
         return extract_runner(name, client=client, prompts=prompts, aliases=extractor.aliases)
     from extract.llm import RecordingTransport
@@ -197,7 +206,7 @@ def strategy_runner(name: str, extractor: Extractor) -> Callable[[Article], Arti
         label="langextract", prompt_hash=prompts.hash_of("langextract"),
     )  # fmt: skip
     source = LangExtract(extractor.config, prompts=prompts, transport=transport)
-    return functools.partial(source_article, source=source, keys=transport.keys)
+    return _each(functools.partial(source_article, source=source, keys=transport.keys))
 
 
 def score_strategies(

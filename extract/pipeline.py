@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import json
 import os
 import queue
@@ -400,12 +401,14 @@ def run_articles(
     aliases: Aliases | None = None,
     concurrency: int = 1,
     on_pass: Callable[[str], None] | None = None,
-    article_fn: Callable[[Article], ArticleOutcome] | None = None,
+    batch_fn: Callable[[Sequence[Article]], list[ArticleOutcome]] | None = None,
+    batch: int = 1,
 ) -> Iterator[ArticleOutcome]:
     """Extract every article (read lazily) and yield the outcomes in article order.
 
-    ``article_fn`` runs a strategy whose calls depend on earlier answers (detect, then fill) on one
-    whole article; its articles, not its calls, then share the threads. Default: the windows strategy.
+    ``batch_fn`` runs a strategy whose calls depend on earlier answers (detect, then fill) on whole
+    articles: ``batch`` at a time on the calling thread (so it can order their calls by prompt
+    prefix), or one at a time on each thread with a concurrency above 1. Default: the windows strategy.
 
     With a concurrency above 1, the calls of every article in flight share ``concurrency`` threads,
     so a run keeps that many calls busy within and across articles; at most 2 × concurrency
@@ -415,11 +418,13 @@ def run_articles(
     everything runs on the calling thread, so Ctrl-C interrupts the call in flight at once.
     """
     if concurrency <= 1:
+        if batch_fn is not None:
+            it = iter(articles)
+            while chunk := list(itertools.islice(it, batch)):
+                yield from batch_fn(chunk)
+            return
         for article in articles:
-            if article_fn is not None:
-                yield article_fn(article)
-            else:
-                yield extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+            yield extract_article(article, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
         return
     workers, fatal, lock = _Workers(concurrency), Future(), threading.Lock()
 
@@ -441,7 +446,7 @@ def run_articles(
         if fatal.done():
             return None
         try:
-            return article_fn(article)  # type: ignore[misc]
+            return batch_fn([article])[0]  # type: ignore[misc]
         except BaseException as e:  # FATAL_ERRORS, or a bug: stop every article
             with lock:
                 if not fatal.done():
@@ -462,7 +467,7 @@ def run_articles(
             if any(a is None for a in answers):
                 fatal.result()  # an unanswered call: raises the error that stopped the run
             in_flight.popleft()
-            if article_fn is not None:
+            if batch_fn is not None:
                 yield answers[0]
                 continue
             yield _outcome(article, calls, answers, task=prompts.task, aliases=aliases, started=started)  # type: ignore[arg-type]
@@ -470,7 +475,7 @@ def run_articles(
     try:
         for article in articles:
             started = time.monotonic()
-            if article_fn is not None:
+            if batch_fn is not None:
                 calls, futures = [], [workers.submit(functools.partial(whole, article))]
             else:
                 calls = plan_calls(article, prompts=prompts)

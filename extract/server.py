@@ -83,9 +83,6 @@ def ensure_model(model_dir: Path, *, progress: Progress | None = None) -> Path:
     return target
 
 
-#: The server's memory of earlier prompt states (llama-cpp-python's LlamaRAMCache).
-PROMPT_CACHE_BYTES = 4 << 30
-
 #: prctl's PR_SET_PDEATHSIG: the signal Linux sends the child when its parent dies.
 PR_SET_PDEATHSIG = 1
 
@@ -142,10 +139,10 @@ class EmbeddedServer:
             "--n_ctx", str(self.n_ctx),
             "--n_threads", str(self.threads),
             "--n_threads_batch", str(self.threads),
-            # Keep the state after each answer (up to 4 GiB, the least recently used dropped): a call
-            # whose prompt starts like an earlier one resumes from it, so the detect strategy's
-            # prefixes (detection, then one per type) are read once per run, not once per switch.
-            "--cache", "true", "--cache_type", "ram", "--cache_size", str(PROMPT_CACHE_BYTES),
+            # No prompt-state cache (--cache): each saved state also copies one row of logits per
+            # prompt token (~1 GB for a 1,700-token prompt) while its size limit counts ~45 MB, and
+            # it ran this 24 GB machine out of memory after 19 calls. The detect strategy orders its
+            # calls by prefix instead (extract.detect).
         ]  # fmt: skip
 
     def start(self, *, timeout_s: float = 180.0) -> None:

@@ -131,3 +131,11 @@ def test_empty_quote(coalition: Article, quote: str) -> None:
 def test_deterministic(coalition: Article) -> None:
     quote = "the coalition carried out over 37000 sorties in Iraq"
     assert align(quote, coalition) == align(quote, coalition)
+
+
+def test_a_fuzzy_match_is_snapped_to_whole_words() -> None:
+    text = "Headline\n\nThe ministry said the army deployed 300 soldiers to the northern border on Friday."
+    (article,) = split_page(text, stem="w", source="w.txt")
+    span = align("ployed 300 soldierz to the northern bord", article)
+    assert span.status == "fuzzy"
+    assert article.text[span.start : span.end] == "deployed 300 soldiers to the northern border"

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from extract.aliases import Aliases
-from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_windows
+from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_batch, detect_windows
 from extract.documents import Article
 from extract.pipeline import run_articles
 from extract.prompts import PromptSet
@@ -17,7 +17,7 @@ PROMPTS = PromptSet.load(TASK)
 TEXT = (
     "U.S. cuts Iraq force\n"
     "The U.S. has about 2,500 troops in Iraq, officials said on Jan. 5. "
-    + "Analysts expect more talks about the future of the mission. " * 20
+    + "".join(f"Analysts expect talks number {n} about the future of the mission. " for n in range(20))
     + "\nGunmen attacked a convoy near Mosul on Friday, killing twenty-five soldiers, the army said."
 )
 
@@ -75,14 +75,30 @@ def test_fill_prompts_hold_the_types_examples_and_the_grammar_only_that_type(tmp
     assert shots and all({e["type"] for e in json.loads(s)["events"]} == {"attack"} for s in shots)
 
 
+def test_a_batch_orders_its_calls_by_prefix_across_articles(tmp_path: Path) -> None:
+    other = article("b#1", "Gunmen attacked a convoy near Mosul on Friday, killing twenty-five soldiers, the army said.")
+    server = FakeServer([answer])
+    labels: list[str] = []
+    outcomes = detect_batch(
+        [ARTICLE, other], client=fake_client(tmp_path, server), prompts=PROMPTS, aliases=ALIASES, on_pass=labels.append
+    )
+    n = count_calls(ARTICLE)
+    # All detections of both articles, then each type's fills across both: three prefix switches in all.
+    assert labels == [*(f"detect {i}/{n}" for i in range(1, n + 1)), "detect 1/1", f"fill troop_level 1/{n}", f"fill attack {n}/{n}", "fill attack 1/1"]
+    assert [[r.event.type for r in o.events] for o in outcomes] == [["troop_level", "attack"], ["attack"]]
+    assert [o.article_id for o in outcomes] == ["a#1", "b#1"]
+
+
 def test_a_run_with_the_detect_strategy_keeps_article_order_at_any_concurrency(tmp_path: Path) -> None:
-    articles = [ARTICLE, article("b#1", "Nothing happened.")]
-    for concurrency in (1, 3):
+    articles = [ARTICLE, article("b#1", "Nothing happened."), article("c#1", "Nothing either.")]
+    for concurrency, batch in ((1, 2), (3, 1)):
         client = fake_client(tmp_path / str(concurrency), FakeServer([answer]))
 
-        def one(article: Article) -> object:
-            return detect_article(article, client=client, prompts=PROMPTS, aliases=ALIASES)
+        def many(chunk: list[Article]) -> list:
+            return detect_batch(chunk, client=client, prompts=PROMPTS, aliases=ALIASES)
 
-        outcomes = list(run_articles(articles, client=client, prompts=PROMPTS, concurrency=concurrency, article_fn=one))
-        assert [o.article_id for o in outcomes] == ["a#1", "b#1"]
-        assert [len(o.events) for o in outcomes] == [2, 0]
+        outcomes = list(run_articles(
+            articles, client=client, prompts=PROMPTS, concurrency=concurrency, batch_fn=many, batch=batch
+        ))  # fmt: skip
+        assert [o.article_id for o in outcomes] == ["a#1", "b#1", "c#1"]
+        assert [len(o.events) for o in outcomes] == [2, 0, 0]

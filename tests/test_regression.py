@@ -23,6 +23,8 @@ from extract.tasks.military import TASK
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = REPO / "tests" / "recordings"
 SNAPSHOT = RECORDINGS / "responses.jsonl"
+#: Every strategy's answers on the development set (gold/dev).
+DEV_SNAPSHOT = RECORDINGS / "dev.responses.jsonl"
 RECORDED_EVENTS = RECORDINGS / "events.jsonl"
 BASELINE = REPO / "tests" / "baseline_scores.json"
 #: Scores are computed from identical inputs, so they must match exactly; the tolerance only
@@ -93,12 +95,12 @@ def test_replay_reproduces_recorded_events_and_baseline_scores(
 def test_the_development_set_replays_to_its_baseline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Today's strategy on articles it was not tuned on (gold/dev), from its recording: the
-    figures issue 15's strategies are measured against (README, "The development set")."""
+    """The default strategy on the articles choices are made on (gold/dev), from its recording
+    (README, "The development set")."""
     dev = REPO / "gold" / "dev"
     run_dir = replay(
         tmp_path, monkeypatch, capsys, "dev", Path("gold/dev/articles"), "--gold", str(dev / "events.yaml"),
-        snapshot=RECORDINGS / "dev-windows.jsonl",
+        snapshot=DEV_SNAPSHOT,
     )  # fmt: skip
     scores = json.loads((run_dir / "scores.json").read_text())
     baseline = json.loads((REPO / "tests" / "baseline_dev_scores.json").read_text(encoding="utf-8"))
@@ -192,7 +194,8 @@ def replay_bench(
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
-    monkeypatch.setattr(sys, "argv", ["extract", "bench", *args, "--offline", "--replay", str(SNAPSHOT)])
+    replays = ["--replay", str(SNAPSHOT), "--replay", str(DEV_SNAPSHOT)]
+    monkeypatch.setattr(sys, "argv", ["extract", "bench", *args, "--offline", *replays])
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     captured = capsys.readouterr()
