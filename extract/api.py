@@ -162,6 +162,13 @@ class Extractor:
 
     # --- work --------------------------------------------------------------------------
 
+    @property
+    def strategy(self) -> str:
+        """How this extractor extracts: the configured strategy, else the best its task's prompts allow."""
+        strategy = self.config.strategy or self.prompts.best_strategy
+        self.prompts.hash_of(strategy)  # a ConfigError when the task has no templates for it
+        return strategy
+
     def run_info(self) -> dict[str, Any]:
         """What a run record says of the extraction: task, model, mode, parameters and prompts."""
         config = self.config
@@ -174,8 +181,8 @@ class Extractor:
             },
             "mode": config.mode,
             "params": config.params.to_json(),
-            "strategy": config.strategy,
-            "prompts": {"hash": self.prompts.hash_of(config.strategy), "files": self.prompts.hashes},
+            "strategy": self.strategy,
+            "prompts": {"hash": self.prompts.hash_of(self.strategy), "files": self.prompts.hashes},
         }  # fmt: skip
         if config.price is not None:
             info["price"] = config.price.to_json()
@@ -183,7 +190,7 @@ class Extractor:
 
     def count_calls(self, article: Article) -> int:
         """How many calls an article takes (no prompt is rendered): for progress bars."""
-        if self.config.strategy == "detect":
+        if self.strategy == "detect":
             from extract.detect import count_calls
         else:
             from extract.pipeline import count_calls
@@ -194,7 +201,7 @@ class Extractor:
         from extract.pipeline import run_articles
 
         batch_fn, batch = None, 1
-        if self.config.strategy == "detect":
+        if self.strategy == "detect":
             from extract.detect import BATCH, detect_batch
 
             batch_fn, batch = functools.partial(

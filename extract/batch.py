@@ -26,6 +26,7 @@ from extract.documents import Article
 from extract.errors import BatchError, ConfigError
 from extract.files import read_jsonl
 from extract.llm import LLMClient, Request
+from extract.detect import planned_calls
 from extract.pipeline import plan_calls
 from extract.prompts import PromptSet
 from extract.server import model_identity
@@ -59,8 +60,9 @@ class PendingStore:
         return self._index
 
     def put(self, request: Request, *, task: str | None) -> None:
-        """Remember an exported request with the task whose response model validates its answer."""
-        self.index[request.key] = canonical_json({"info": request.info, "task": task})
+        """Remember an exported request with the task and the name of the response model that validates its answer."""
+        record = {"info": request.info, "model": request.response_model.__name__, "task": task}
+        self.index[request.key] = canonical_json(record)
 
     def get(self, key: str) -> Request | None:
         """The request exported under ``key`` (its body is not kept: import does not need it)."""
@@ -70,7 +72,7 @@ class PendingStore:
         data = json.loads(entry)
         if "task" not in data:
             raise ConfigError(f"pending request {key[:12]} was exported by an older extract: export it again")
-        model = load_task(data["task"]).extraction_model
+        model = load_task(data["task"]).response_model(data.get("model", "Extraction"))
         return Request(key=key, body={}, info=data["info"], response_model=model)
 
     def remove(self, key: str) -> None:
@@ -89,11 +91,15 @@ class ExportSummary:
     exported: int
 
 
-def pending_requests(articles: Iterable[Article], *, client: LLMClient, prompts: PromptSet) -> Iterator[Request | None]:
-    """For each planned call of the run, in order: the request it still needs, or None when the cache answers it."""
+def pending_requests(
+    articles: Iterable[Article], *, client: LLMClient, prompts: PromptSet, strategy: str = "windows"
+) -> Iterator[Request | None]:
+    """For each planned call of the run, in order: the request it still needs, or None when the cache
+    answers it. A detect run's fills are planned once the cache holds its detections."""
     limit = client.config.params.max_tokens
     for article in articles:
-        for call in plan_calls(article, prompts=prompts):
+        calls = planned_calls(article, client=client, prompts=prompts) if strategy == "detect" else plan_calls(article, prompts=prompts)
+        for call in calls:
             yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
 
 
@@ -105,6 +111,7 @@ def export_batch(
     prompts: PromptSet,
     pending: PendingStore,
     task_spec: str | None = None,
+    strategy: str = "windows",
 ) -> ExportSummary:
     """Write every planned call the cache does not answer yet as one batch input line (custom_id: the
     cache key; body: the exact request), and remember it in ``pending`` with the task that names it
@@ -115,7 +122,7 @@ def export_batch(
     partial = out.with_name(out.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as f:
-            for request in pending_requests(articles, client=client, prompts=prompts):
+            for request in pending_requests(articles, client=client, prompts=prompts, strategy=strategy):
                 calls += 1
                 if request is None:
                     answered += 1

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from extract.aliases import Aliases
 from extract.align import align
-from extract.config import DEFAULT_STRATEGY, STRATEGIES
+from extract.config import EXTRACTORS, STRATEGIES
 from extract.documents import Article
 from extract.errors import (
     CacheMissError,
@@ -227,14 +227,16 @@ def bench_record(results: Sequence[StrategyResult], *, info: Mapping[str, Any]) 
     rows = {r.name: r.row() for r in results}
     record: dict[str, Any] = {"format": BENCH_FORMAT, **info, "strategies": rows}
     scored = {r.name: r.scores.to_json() for r in results if r.scores is not None}
-    ours = rows.get(DEFAULT_STRATEGY)
-    if ours is not None and DEFAULT_STRATEGY in scored:
-        record["ours"] = DEFAULT_STRATEGY
+    # The project's strategy: the best of its own that ran (EXTRACTORS is best first).
+    mine = next((name for name in EXTRACTORS if name in scored), None)
+    ours = rows.get(mine) if mine else None
+    if ours is not None and mine is not None:
+        record["ours"] = mine
         record["extract_vs"] = {}
         for name, row in rows.items():
-            if name == DEFAULT_STRATEGY or name not in scored:
+            if name == mine or name not in scored:
                 continue
-            tests = {t.metric: t.to_json() for t in paired_tests(scored[name], scored[DEFAULT_STRATEGY])}
+            tests = {t.metric: t.to_json() for t in paired_tests(scored[name], scored[mine])}
             record["extract_vs"][name] = {
                 "lenient_f1_gain": round(ours["lenient_f1"] - row["lenient_f1"], 4),
                 # Paired over articles: is the lead more than the luck of these articles?

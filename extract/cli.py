@@ -27,7 +27,6 @@ from extract.config import (
     ENV_PRICE,
     ENV_TIMEOUT,
     ENVIRONMENT,
-    DEFAULT_STRATEGY,
     EXTRACTORS,
     STRATEGIES,
     WINDOW_MAX_TOKENS,
@@ -236,6 +235,10 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
 
 #: The options a resumed run takes over from the run it goes on with, unless given again (in
 #: ``run``'s parameter order): what it reads, asks and scores with.
+StrategyOption = Annotated[
+    Optional[str],
+    typer.Option(help=f"How to extract: {' or '.join(EXTRACTORS)} (default: the first the task's prompts allow; README: the development set)."),
+]
 #: What the planned calls of a run are, by strategy (a detect run's fills depend on its answers).
 PLANNED = {"windows": ", one per window", "detect": " to detect event types, then one per type found"}
 
@@ -323,9 +326,7 @@ def run(
         Optional[Path],
         typer.Option(help="Go on with the stopped run in this folder, with its options: its finished articles are kept."),
     ] = None,
-    strategy: Annotated[
-        str, typer.Option(help=f"How to extract: {' or '.join(EXTRACTORS)} (README: the development set).")
-    ] = DEFAULT_STRATEGY,
+    strategy: StrategyOption = None,
 ) -> None:
     """Extract events from every article, write events.jsonl and run.json as articles finish, then score."""
     policy = _cache_policy(offline=offline, refresh=refresh)
@@ -371,13 +372,13 @@ def run(
         info["started"] = header["run_info"]["started"]
     writer = RunWriter.resume(resume) if resume is not None else None
     planned = api.plan(extractor, input, max_chars=max_chars, done=writer.done if writer else ())
-    run_dir = resume or out_dir or api.new_run_dir(extractor.prompts.hash_of(config.strategy))
+    run_dir = resume or out_dir or api.new_run_dir(extractor.prompts.hash_of(extractor.strategy))
     with api.run_folder(run_dir, resume=resume is not None):
         options = _saved_options({k: params[k] for k in RESUMED}, base_url=config.redacted_base_url)
         writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
         before = f"; {writer.finished} finished before" if writer.finished else ""
         console.print(
-            f"extracting {planned.articles} articles ({planned.calls} calls{PLANNED[config.strategy]}{before}) into {run_dir}",
+            f"extracting {planned.articles} articles ({planned.calls} calls{PLANNED[extractor.strategy]}{before}) into {run_dir}",
             markup=False, highlight=False,
         )  # fmt: skip
         try:
@@ -758,11 +759,13 @@ def batch_export(
     prompts_dir: PromptsOption = None,
     replay: ReplayOption = None,
     no_replay: NoReplayOption = False,
+    strategy: StrategyOption = None,
 ) -> None:
     """Write the run's calls that the cache does not answer as an OpenAI Batch API input file; calls no model.
 
     Give the options `extract run` will get. After `extract batch import`, export again until it writes
-    nothing (an invalid answer's reask is only known once the answer is in).
+    nothing (an invalid answer's reask is only known once the answer is in; the detect strategy's fills,
+    once its detections are).
     """
     from extract.api import Extractor, load_documents
     from extract.batch import PendingStore, batch_client, export_batch
@@ -773,13 +776,14 @@ def batch_export(
         mode=mode,
         llama_cpp=llama_cpp,
         params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
+        strategy=strategy,
     )
     articles = load_documents(input)
     with Extractor(config, task=task, prompts=prompts_dir, snapshots=_snapshots(replay, no_replay=no_replay)) as extractor:
         client = batch_client(config, extractor.cache)
         summary = export_batch(
             articles, out_path, client=client, prompts=extractor.prompts, pending=PendingStore(config.cache_dir),
-            task_spec=extractor.task_spec,
+            task_spec=extractor.task_spec, strategy=extractor.strategy,
         )  # fmt: skip
     console.print(
         f"wrote {summary.exported} requests to {out_path} ({summary.answered} of {summary.calls} calls already "

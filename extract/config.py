@@ -90,11 +90,11 @@ WINDOW_MAX_TOKENS = 384
 #: prefix at ~50 tokens/s the first time (46 s) and writes at most 384 tokens at ~15 tokens/s
 #: (26 s): 72 s at worst, so 180 s leaves 2.5x for a slower or busier machine.
 DEFAULT_TIMEOUT_S = 180.0
-#: The strategies a run extracts with: detect-then-fill (``extract.detect``), or one call per
-#: window of a few sentences for the whole event union (``extract.pipeline``).
-EXTRACTORS = ("detect", "windows")
-#: What ``extract run`` uses unless told otherwise: the one that scores best on the dev set.
-DEFAULT_STRATEGY = "windows"
+#: The strategies a run extracts with, best first (on the development set, README): without
+#: ``--strategy``, a run uses the first whose templates its task has. ``windows``: one call per
+#: window of a few sentences for the whole event union (``extract.pipeline``); ``detect``: detect
+#: the types of each window, then fill one type at a time (``extract.detect``).
+EXTRACTORS = ("windows", "detect")
 #: The benchmark's strategies, in the order they run: two baselines, then the project's own.
 STRATEGIES = ("naive", "langextract", "windows", "detect")
 
@@ -148,8 +148,8 @@ class Config:
     model_dir: Path = DEFAULT_HOME / "models"
     cache_policy: CachePolicy = "default"
     concurrency: int = 1
-    #: How articles are extracted: one of EXTRACTORS.
-    strategy: str = DEFAULT_STRATEGY
+    #: How articles are extracted: one of EXTRACTORS; None: the best the task's prompts allow.
+    strategy: str | None = None
     #: Retries of one call on a timeout, a connection failure, 408/409/429 or 5xx: 1 + max_retries attempts in all.
     max_retries: int = 4
     max_reasks: int = 1
@@ -185,7 +185,7 @@ class Config:
         return f"openai-compatible:{self.model}@{redact_url(self.base_url or '', explicit_port=True)}"
 
     def __post_init__(self) -> None:
-        if self.strategy not in EXTRACTORS:
+        if self.strategy is not None and self.strategy not in EXTRACTORS:
             raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {', '.join(EXTRACTORS)}")
 
     def with_(self, **changes: Any) -> Config:

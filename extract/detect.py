@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from extract.aliases import Aliases
@@ -68,6 +68,47 @@ class _Work:
         context = [article.text[slice(*groups[i - 1][-1])] if i else "" for i in range(len(groups))]
         return cls(article, [(g[0][0], g[-1][1]) for g in groups], context)
 
+    def detect_calls(self, prompts: PromptSet) -> list[Call]:
+        """One call per window: which types of event does it report?"""
+        n, text = len(self.windows), self.article.text
+        return [
+            Call(
+                label=f"detect {part}/{n}",
+                response_model=prompts.task.detection_model,
+                messages=prompts.detect_messages(self.article, text[start:end]),
+                prompt_hash=prompts.hash_of(STRATEGY),
+                prompt_model=None,
+                max_tokens=DETECT_MAX_TOKENS,
+            )
+            for part, (start, end) in enumerate(self.windows, start=1)
+        ]
+
+    def detected(self, part: int, answer: Result | Exception) -> None:
+        """Note the types a window's detect call answered (a failed call detects nothing)."""
+        if isinstance(answer, Result):
+            for event_type in dict.fromkeys(answer.value.types):
+                self.found[event_type].append(part)
+
+    def fill_calls(self, prompts: PromptSet, event_type: str) -> list[Call]:
+        """One call per window that reports ``event_type``: its events of that type."""
+        calls = []
+        for part in self.found[event_type]:
+            start, end = self.windows[part - 1]
+            messages = prompts.fill_messages(
+                self.article, event_type, text=self.article.text[start:end], context=self.context[part - 1]
+            )
+            calls.append(
+                Call(
+                    label=f"fill {event_type} {part}/{len(self.windows)}",
+                    response_model=prompts.task.fill_models[event_type],
+                    messages=messages,
+                    prompt_hash=prompts.hash_of(STRATEGY),
+                    prompt_model=None,
+                    max_tokens=WINDOW_MAX_TOKENS,
+                )
+            )
+        return calls
+
 
 def detect_batch(
     articles: Sequence[Article],
@@ -80,7 +121,6 @@ def detect_batch(
     """Detect in every window of every article, then fill type by type across the batch, then ground
     each article. Ordering the calls by prompt prefix means a server that keeps one prefix (llama.cpp)
     reads each type's definition and examples once per batch, not once per article."""
-    task, prompt_hash = prompts.task, prompts.hash_of(STRATEGY)
     work = [_Work.of(article) for article in articles]
 
     def ask(item: _Work, call: Call) -> Result | Exception:
@@ -92,37 +132,31 @@ def detect_batch(
         return answer
 
     for item in work:
-        n = len(item.windows)
-        for part, (start, end) in enumerate(item.windows, start=1):
-            call = Call(
-                label=f"detect {part}/{n}",
-                response_model=task.detection_model,
-                messages=prompts.detect_messages(item.article, item.article.text[start:end]),
-                prompt_hash=prompt_hash,
-                prompt_model=None,
-                max_tokens=DETECT_MAX_TOKENS,
-            )
-            if isinstance(answer := ask(item, call), Result):
-                for event_type in dict.fromkeys(answer.value.types):
-                    item.found[event_type].append(part)
-    for event_type in task.event_types:  # type by type: one prompt prefix for a run of calls
+        for part, call in enumerate(item.detect_calls(prompts), start=1):
+            item.detected(part, ask(item, call))
+    for event_type in prompts.task.event_types:  # type by type: one prompt prefix for a run of calls
         for item in work:
-            for part in item.found[event_type]:
-                start, end = item.windows[part - 1]
-                text = item.article.text[start:end]
-                call = Call(
-                    label=f"fill {event_type} {part}/{len(item.windows)}",
-                    response_model=task.fill_models[event_type],
-                    messages=prompts.fill_messages(item.article, event_type, text=text, context=item.context[part - 1]),
-                    prompt_hash=prompt_hash,
-                    prompt_model=None,
-                    max_tokens=WINDOW_MAX_TOKENS,
-                )
+            for call in item.fill_calls(prompts, event_type):
                 ask(item, call)
     return [
-        _outcome(item.article, item.calls, item.answers, task=task, aliases=aliases, started=item.started)
+        _outcome(item.article, item.calls, item.answers, task=prompts.task, aliases=aliases, started=item.started)
         for item in work
     ]
+
+
+def planned_calls(article: Article, *, client: LLMClient, prompts: PromptSet) -> Iterator[Call]:
+    """The calls an article needs as far as the cache knows: its detect calls, then, once the cache
+    answers all of them, its fill calls (what ``extract batch export`` writes, round by round)."""
+    item = _Work.of(article)
+    calls = item.detect_calls(prompts)
+    yield from calls
+    limit = client.config.params.max_tokens
+    if any(client.pending(c.response_model, **c.arguments(article.id, max_tokens=limit)) for c in calls):
+        return
+    for part, call in enumerate(calls, start=1):
+        item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
+    for event_type in prompts.task.event_types:
+        yield from item.fill_calls(prompts, event_type)
 
 
 def detect_article(

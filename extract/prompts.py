@@ -16,6 +16,7 @@ import jinja2
 import yaml
 from pydantic import ValidationError
 
+from extract.config import EXTRACTORS
 from extract.documents import Article
 from extract.errors import ConfigError, InputError
 from extract.schema import Event
@@ -83,6 +84,11 @@ class PromptSet:
         """The strategies whose files are all present, with their files."""
         files = strategy_files(self.task.event_types)
         return {name: names for name, names in files.items() if all(n in self.sources for n in names)}
+
+    @functools.cached_property
+    def best_strategy(self) -> str:
+        """The first of ``EXTRACTORS`` (best first) whose templates are all here: what a run uses unless told."""
+        return next(name for name in EXTRACTORS if name in self.strategies)
 
     @functools.cached_property
     def hashes(self) -> dict[str, str]:

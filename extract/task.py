@@ -90,6 +90,14 @@ class Task:
         """The answer of a fill call, per type: that type's events only."""
         return {name: fill_model(cls) for name, cls in self.by_type.items()}
 
+    def response_model(self, name: str) -> type[Closed]:
+        """A response model of the task's calls by its name (as a pending batch request records it)."""
+        models = [self.extraction_model, self.detection_model, *self.fill_models.values()]
+        found = next((m for m in models if m.__name__ == name), None)
+        if found is None:
+            raise ConfigError(f"the task {self.name} has no response model {name!r}")
+        return found
+
     @property
     def prompts_dir(self) -> Path:
         return self.directory / "prompts"
