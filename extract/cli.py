@@ -235,9 +235,19 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
 
 #: The options a resumed run takes over from the run it goes on with, unless given again (in
 #: ``run``'s parameter order): what it reads, asks and scores with.
+def _strategy(value: str | None) -> str | None:
+    """An unknown strategy is a usage error (exit 2)."""
+    if value is not None and value not in EXTRACTORS:
+        raise typer.BadParameter(f"{value!r}: choose {' or '.join(EXTRACTORS)}")
+    return value
+
+
 StrategyOption = Annotated[
     Optional[str],
-    typer.Option(help=f"How to extract: {' or '.join(EXTRACTORS)} (default: the first the task's prompts allow; README: the development set)."),
+    typer.Option(
+        callback=_strategy,
+        help=f"How to extract: {' or '.join(EXTRACTORS)} (default: the first the task's prompts allow; README: the development set).",
+    ),
 ]
 #: What the planned calls of a run are, by strategy (a detect run's fills depend on its answers).
 PLANNED = {"windows": ", one per window", "detect": " to detect event types, then one per type found"}

@@ -215,6 +215,16 @@ def test_contradictory_flags_are_a_usage_error(workdir: Path, capsys: pytest.Cap
     assert not (workdir / "runs").exists()
 
 
+def test_an_unknown_strategy_is_a_usage_error_and_a_task_without_its_templates_an_error(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_cli(capsys, "run", "--strategy", "nope", "--offline")
+    assert code == EXIT_USAGE and "choose windows or detect" in err and "Traceback" not in err
+    business = REPO / "tests" / "tasks" / "business"
+    code, _, err = run_cli(capsys, "run", "--task", str(business), "--strategy", "detect", "--offline")
+    assert code == 1 and "no templates for the detect strategy" in err and "Traceback" not in err
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from importlib.metadata import version
 
