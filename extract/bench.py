@@ -289,6 +289,8 @@ def render_table(record: Mapping[str, Any]) -> str:
                 _cell("time_ratio", lead.get("time_ratio")),
             ]
             lines.append("| " + " | ".join(cells) + " |")
+    if record.get("not_recorded"):
+        lines += ["", f"Not in the recording, left out: {', '.join(record['not_recorded'])}."]
     return "\n".join(lines) + "\n"
 
 

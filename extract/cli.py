@@ -47,6 +47,7 @@ from extract.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REGRESSION,
+    CacheMissError,
     ConfigError,
     ExtractError,
 )
@@ -523,16 +524,24 @@ def _bench_set(
         bar.advance(progress)
         console.print(_outcome_line(o, prefix=f"{name:<11} "), highlight=False)
 
-    results = []
+    results, unrecorded = [], []
     for name in chosen:
         console.print(f"{set_name}, {name}: {len(docs)} articles")
-        results.append(b.run_strategy(name, docs, b.strategy_runner(name, extractor), on_done=done))
+        try:
+            results.append(b.run_strategy(name, docs, b.strategy_runner(name, extractor), on_done=done))
+        except CacheMissError as e:
+            if extractor.config.cache_policy != "offline" or len(chosen) == 1:
+                raise
+            # Offline, a strategy the recording does not hold for this set is left out, and said so.
+            console.print(f"{set_name}, {name}: left out, not in the recording (article {e.article_id}, prompts {e.prompt})")
+            unrecorded.append(name)
     b.score_strategies(results, gold_events, aliases=extractor.aliases, articles=docs)
     info = {
+        **({"not_recorded": unrecorded} if unrecorded else {}),
         "input": str(input),
         "model": extractor.identity,
         "params": extractor.config.params.to_json(),
-        "prompts": {name: extractor.prompts.hash_of(name) for name in chosen},
+        "prompts": {r.name: extractor.prompts.hash_of(r.name) for r in results},
         "schema_version": extractor.task.schema_version,
     }
     return b.write_bench(out_dir, results, info=info)

@@ -23,7 +23,7 @@ from extract.schema import Event
 from extract.task import Task
 
 EXAMPLES_FORMAT = "extract.examples/1"
-#: The strategy every task runs; the benchmark's baselines need their own files.
+#: The strategy whose templates every task must have; the others (detect, the benchmark's baselines) are optional.
 MAIN_STRATEGY = "windows"
 
 

@@ -163,6 +163,18 @@ def test_examples_are_valid_and_cover_every_type() -> None:
     assert all(e.evidence in x.text for x in examples for e in x.events)
 
 
+def test_the_detect_strategys_examples_are_invented_and_include_texts_that_report_nothing() -> None:
+    from extract.documents import load_documents
+
+    prompts = PromptSet.load(TASK, PROMPTS)
+    more = prompts.examples("more_examples.yaml")
+    assert any(not x.events for x in more) and all(e.evidence in x.text for x in more for e in x.events)
+    # Never text of the articles they are scored on: no example sentence is in a seed or dev article.
+    articles = " ".join(a.text for folder in (ROOT / "seeds", ROOT / "gold" / "dev" / "articles") for a in load_documents(folder))
+    sentences = [s.strip() for x in [*prompts.examples(), *more] for s in x.text.split(". ") if len(s) > 30]
+    assert sentences and not [s for s in sentences if s in articles]
+
+
 def test_an_example_quoting_text_it_does_not_contain_is_an_input_error(copy: Path) -> None:
     path = copy / "examples.yaml"
     path.write_text(path.read_text(encoding="utf-8").replace("evidence: Germany has about", "evidence: France has about"))
