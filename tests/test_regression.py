@@ -32,11 +32,8 @@ BASELINE = REPO / "tests" / "baseline_scores.json"
 TOLERANCE = 1e-4
 RERECORD = (
     "the prompts, the schema or the generation parameters changed without re-recording. "
-    "Re-record with the embedded model as the README says: `extract bench --refresh --out runs/bench && "
-    "extract run tests/data/injection.txt --refresh --out runs/bench/injection && "
-    "extract cache export tests/recordings/responses.jsonl --run runs/bench && cp runs/bench/bench.json "
-    "tests/recordings/ && extract run --offline --out runs/replay && cp runs/replay/events.jsonl "
-    "tests/recordings/ && python -m tests.baseline runs/replay`"
+    "Re-record with the embedded model as the README says (\"Recordings\"): `extract bench --refresh --out runs/bench`, "
+    "the injection article, `extract cache export` of runs/bench/seeds and runs/bench/dev, then the baselines"
 )
 
 
