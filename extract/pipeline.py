@@ -1,4 +1,6 @@
-"""Extract events from articles: one cached call per window of a few sentences, then grounding.
+"""Extract events from articles: the windows strategy (one cached call per window of a few
+sentences), the grounding every strategy's events go through, and the run's files. The detect
+strategy (``extract.detect``) plans its own calls and runs through ``run_articles`` too.
 
 Every call shows the model the same prefix (rules, type definitions, few-shot examples as
 earlier turns), which the server evaluates once per run, then a window of at most 300
@@ -118,7 +120,8 @@ def ground(
     no cue word of the event's type, and events whose actor fields name no one. Duplicates
     (after normalization) are dropped, the first one wins: events equal in every field, and
     kept events that ``same_fact`` says state one fact (from two views, or repeated in the
-    article's headline and body).
+    article's headline and body). Last, a kept event that states part of another (``part_of``:
+    an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
     for event in events:
