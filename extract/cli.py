@@ -284,12 +284,14 @@ def _resumed_options(ctx: typer.Context, saved: dict[str, Any]) -> dict[str, Any
 def _check_resumable(run_dir: Path, saved: dict[str, Any], info: dict[str, Any]) -> None:
     """A run resumes only with what it began with: the same input, task, model, parameters and prompts.
 
-    A run begun before runs named their task was made with the built-in one (schema v1).
+    A run begun before runs named their task was made with the built-in one (schema v1), and one
+    begun before runs named their strategy with the windows strategy.
     """
     from extract.task import load_task
 
     builtin = load_task()
-    saved = {"task": {"name": builtin.name, "spec": None}, "schema_version": builtin.schema_version, **saved}
+    older = {"task": {"name": builtin.name, "spec": None}, "schema_version": builtin.schema_version, "strategy": "windows"}
+    saved = {**older, **saved}
     for key in sorted((saved.keys() | info.keys()) - {"started", "package_version"}):
         if saved.get(key) != info.get(key):
             raise ConfigError(

@@ -475,8 +475,9 @@ def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupte
 
     progress = (workdir / "r/progress.jsonl").read_text().splitlines()
     header = json.loads(progress[0])
-    for key in ("task", "schema_version"):  # as a run begun before runs named their task wrote it
+    for key in ("task", "schema_version", "strategy"):  # as a run begun before runs named them wrote it
         del header["run"]["run_info"][key]
+    del header["run"]["options"]["strategy"]
     (workdir / "r/progress.jsonl").write_text("\n".join([json.dumps(header, sort_keys=True), *progress[1:]]) + "\n")
     _Scripted.fault, _Scripted.seen = staticmethod(lambda n: None), 0
     code, _, err = run_cli(capsys, "run", "--resume", "r")  # its input, endpoint and options come back
@@ -489,6 +490,8 @@ def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupte
 
     code, _, err = run_cli(capsys, "run", "--resume", "r", "--seed", "7")
     assert code == EXIT_ERROR and "cannot resume r: it ran with params" in one_line_error(err)
+    code, _, err = run_cli(capsys, "run", "--resume", "r", "--strategy", "detect")
+    assert code == EXIT_ERROR and "cannot resume r: it ran with prompts" in one_line_error(err)  # the windows strategy's
     code, _, err = run_cli(capsys, "run", "--resume", "r", "--out", "elsewhere")
     assert code == EXIT_USAGE and "--resume" in err
 
