@@ -162,9 +162,10 @@ class Extractor:
 
     # --- work --------------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def strategy(self) -> str:
-        """How this extractor extracts: the configured strategy, else the best its task's prompts allow."""
+        """How this extractor extracts: the configured strategy, else the best its task's prompts allow
+        (found once: planning asks for every article)."""
         strategy = self.config.strategy or self.prompts.best_strategy
         self.prompts.hash_of(strategy)  # a ConfigError when the task has no templates for it
         return strategy

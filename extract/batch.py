@@ -20,13 +20,13 @@ from typing import Any
 
 import diskcache
 
+from extract import detect
 from extract.cache import ResponseCache, canonical_json
 from extract.config import Config
 from extract.documents import Article
 from extract.errors import BatchError, ConfigError
 from extract.files import read_jsonl
 from extract.llm import LLMClient, Request
-from extract.detect import planned_calls
 from extract.pipeline import plan_calls
 from extract.prompts import PromptSet
 from extract.server import model_identity
@@ -98,8 +98,10 @@ def pending_requests(
     answers it. A detect run's fills are planned once the cache holds its detections."""
     limit = client.config.params.max_tokens
     for article in articles:
-        calls = planned_calls(article, client=client, prompts=prompts) if strategy == "detect" else plan_calls(article, prompts=prompts)
-        for call in calls:
+        if strategy == "detect":
+            yield from detect.pending_requests(article, client=client, prompts=prompts)
+            continue
+        for call in plan_calls(article, prompts=prompts):
             yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
 
 

@@ -54,6 +54,8 @@ from extract.errors import (
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
+
+    from extract.api import Extractor
     from rich.text import Text
 
     from extract.cache import ResponseCache
@@ -505,7 +507,7 @@ def bench(
 
 
 def _bench_set(
-    set_name: str, input: Path, gold: Path, *, chosen: Sequence[str], extractor: Any, bar: Any, out_dir: Path
+    set_name: str, input: Path, gold: Path, *, chosen: Sequence[str], extractor: Extractor, bar: Progress, out_dir: Path
 ) -> dict[str, Any]:
     """Benchmark the chosen strategies on one set of articles against its gold; write and return its record."""
     from extract import bench as b

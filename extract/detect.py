@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from extract.aliases import Aliases
 from extract.config import WINDOW_MAX_TOKENS
 from extract.documents import Article
-from extract.llm import LLMClient, Result
+from extract.llm import LLMClient, Request, Result
 from extract.pipeline import ArticleOutcome, Call, _answer, _outcome
 from extract.prompts import PromptSet
 from extract.sentences import Span, sentence_spans, sentence_windows
@@ -144,19 +144,21 @@ def detect_batch(
     ]
 
 
-def planned_calls(article: Article, *, client: LLMClient, prompts: PromptSet) -> Iterator[Call]:
-    """The calls an article needs as far as the cache knows: its detect calls, then, once the cache
-    answers all of them, its fill calls (what ``extract batch export`` writes, round by round)."""
-    item = _Work.of(article)
+def pending_requests(article: Article, *, client: LLMClient, prompts: PromptSet) -> Iterator[Request | None]:
+    """For each call an article needs as far as the cache knows, the request it still needs (None:
+    the cache answers it): its detect calls, then, once the cache answers all of them, its fill
+    calls (what ``extract batch export`` writes, round by round)."""
+    item, limit = _Work.of(article), client.config.params.max_tokens
     calls = item.detect_calls(prompts)
-    yield from calls
-    limit = client.config.params.max_tokens
-    if any(client.pending(c.response_model, **c.arguments(article.id, max_tokens=limit)) for c in calls):
+    requests = [client.pending(c.response_model, **c.arguments(article.id, max_tokens=limit)) for c in calls]
+    yield from requests
+    if any(requests):
         return
     for part, call in enumerate(calls, start=1):
         item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
     for event_type in prompts.task.event_types:
-        yield from item.fill_calls(prompts, event_type)
+        for call in item.fill_calls(prompts, event_type):
+            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
 
 
 def detect_article(

@@ -431,30 +431,27 @@ def run_articles(
         return
     workers, fatal, lock = _Workers(concurrency), Future(), threading.Lock()
 
-    def attempt(call: Call, article: Article) -> Result[Any] | LLMError | None:
+    def guarded(fn: Callable[[], Any]) -> Any:
+        """``fn()`` on a worker; None once the run is stopping, or when ``fn`` raised (FATAL_ERRORS, or
+        a bug), which stops every article."""
         if fatal.done():
             return None  # the run is stopping
         try:
-            answer = _answer(call, article, client=client)
-        except BaseException as e:  # FATAL_ERRORS, or a bug: stop every article
+            return fn()
+        except BaseException as e:  # handed to the run's reader through ``fatal``
             with lock:
                 if not fatal.done():
                     fatal.set_exception(e)
             return None
-        if on_pass:
+
+    def attempt(call: Call, article: Article) -> Result[Any] | LLMError | None:
+        answer = guarded(functools.partial(_answer, call, article, client=client))
+        if answer is not None and on_pass:
             on_pass(call.label)
         return answer
 
     def whole(article: Article) -> ArticleOutcome | None:
-        if fatal.done():
-            return None
-        try:
-            return batch_fn([article])[0]  # type: ignore[misc]
-        except BaseException as e:  # FATAL_ERRORS, or a bug: stop every article
-            with lock:
-                if not fatal.done():
-                    fatal.set_exception(e)
-            return None
+        return guarded(lambda: batch_fn([article])[0])  # type: ignore[misc]
 
     in_flight: deque[tuple[Article, list[Call], list[Future[Any]], float]] = deque()
 
