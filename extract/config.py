@@ -71,7 +71,8 @@ def default_gold() -> Path | None:
 def default_sets() -> dict[str, tuple[Path, Path]]:
     """The benchmark's article sets with their gold, inside this repository: the seeds the
     strategies were first tuned on, and the development set that choices are made on."""
-    sets = {"seeds": (default_input(), default_gold()), "dev": (_in_repository("gold", "dev", "articles"), _in_repository("gold", "dev", "events.yaml"))}
+    dev = (_in_repository("gold", "dev", "articles"), _in_repository("gold", "dev", "events.yaml"))
+    sets = {"seeds": (default_input(), default_gold()), "dev": dev}
     return {name: (i, g) for name, (i, g) in sets.items() if i is not None and g is not None}
 
 
