@@ -191,23 +191,26 @@ class Extractor:
 
     def count_calls(self, article: Article) -> int:
         """How many calls an article takes (no prompt is rendered): for progress bars."""
-        if self.strategy == "detect":
-            from extract.detect import count_calls
-        else:
+        if self.strategy == "windows":
             from extract.pipeline import count_calls
-        return count_calls(article)
+
+            return count_calls(article)
+        from extract.detect import count_calls as count_detect_calls
+
+        return count_detect_calls(article, hybrid=self.strategy == "hybrid")
 
     def run(self, articles: Iterable[Article], *, on_call: Callable[[str], None] | None = None) -> Iterator[ArticleOutcome]:
         """Extract every article (read lazily), yielding outcomes in article order as they finish."""
         from extract.pipeline import run_articles
 
         batch_fn, batch = None, 1
-        if self.strategy == "detect":
+        if self.strategy != "windows":
             from extract.detect import BATCH, detect_batch
 
             batch_fn, batch = functools.partial(
-                detect_batch, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call
-            ), BATCH
+                detect_batch, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call,
+                hybrid=self.strategy == "hybrid",
+            ), BATCH  # fmt: skip
         yield from run_articles(
             articles, client=self.client, prompts=self.prompts, aliases=self.aliases,
             concurrency=self.config.concurrency, on_pass=on_call, batch_fn=batch_fn, batch=batch,

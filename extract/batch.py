@@ -98,8 +98,8 @@ def pending_requests(
     answers it. A detect run's fills are planned once the cache holds its detections."""
     limit = client.config.params.max_tokens
     for article in articles:
-        if strategy == "detect":
-            yield from detect.pending_requests(article, client=client, prompts=prompts)
+        if strategy != "windows":
+            yield from detect.pending_requests(article, client=client, prompts=prompts, hybrid=strategy == "hybrid")
             continue
         for call in plan_calls(article, prompts=prompts):
             yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))

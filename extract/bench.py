@@ -180,11 +180,12 @@ def _each(run_one: Callable[[Article], ArticleOutcome]) -> tuple[Runner, int]:
 
 
 def extract_runner(name: str, *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None) -> tuple[Runner, int]:
-    """One of the project's strategies (``windows``, or ``detect`` in its batches)."""
-    if name == "detect":
+    """One of the project's strategies (``windows``, or ``detect`` and ``hybrid`` in their batches)."""
+    if name != "windows":
         from extract.detect import BATCH, detect_batch
 
-        return functools.partial(detect_batch, client=client, prompts=prompts, aliases=aliases), BATCH
+        hybrid = name == "hybrid"
+        return functools.partial(detect_batch, client=client, prompts=prompts, aliases=aliases, hybrid=hybrid), BATCH
     return _each(functools.partial(extract_article, client=client, prompts=prompts, aliases=aliases))
 
 
@@ -193,7 +194,7 @@ def strategy_runner(name: str, extractor: Extractor) -> tuple[Runner, int]:
     client, prompts = extractor.client, extractor.prompts
     if name == "naive":
         return _each(functools.partial(naive_article, client=client, prompts=prompts))
-    if name in ("windows", "detect"):
+    if name in EXTRACTORS:
         return extract_runner(name, client=client, prompts=prompts, aliases=extractor.aliases)
     from extract.llm import RecordingTransport
 

@@ -241,7 +241,7 @@ def _outcome_line(o: ArticleOutcome, *, prefix: str = "") -> Text:
 def _strategy(value: str | None) -> str | None:
     """An unknown strategy is a usage error (exit 2)."""
     if value is not None and value not in EXTRACTORS:
-        raise typer.BadParameter(f"{value!r}: choose {' or '.join(EXTRACTORS)}")
+        raise typer.BadParameter(f"{value!r}: choose {', '.join(EXTRACTORS)}")
     return value
 
 
@@ -249,11 +249,15 @@ StrategyOption = Annotated[
     Optional[str],
     typer.Option(
         callback=_strategy,
-        help=f"How to extract: {' or '.join(EXTRACTORS)} (default: the first the task's prompts allow; README: the development set).",
+        help=f"How to extract: {', '.join(EXTRACTORS)} (default: the first the task's prompts allow; README: the development set).",
     ),
 ]
 #: What the planned calls of a run are, by strategy (a detect run's fills depend on its answers).
-PLANNED = {"windows": ", one per window", "detect": " to detect event types, then one per type found"}
+PLANNED = {
+    "windows": ", one per window",
+    "detect": " to detect event types, then one per type found",
+    "hybrid": " for windows and to detect event types, then one per detected type it fills",
+}
 
 RESUMED = (
     "input", "task", "base_url", "model", "mode", "llama_cpp", "seed", "temperature", "max_tokens", "prompts_dir",
@@ -354,6 +358,8 @@ def run(
     params, header = ctx.params, RunWriter.read_header(resume) if resume is not None else None
     if header is not None:
         params = {**params, **_resumed_options(ctx, header["options"])}
+        if params["strategy"] is None:  # the default when the run began, which may not be today's
+            params["strategy"] = header["run_info"].get("strategy", "windows")
     input, task, base_url, model, mode, llama_cpp, seed, temperature, max_tokens, prompts_dir = (params[k] for k in RESUMED[:10])
     replay, no_replay, gold, aliases, price, max_chars, strategy = (params[k] for k in RESUMED[10:])
     input = _required(input or default_input(), "input", "INPUT")

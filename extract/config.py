@@ -94,10 +94,11 @@ DEFAULT_TIMEOUT_S = 180.0
 #: The strategies a run extracts with, best first (on the development set, README): without
 #: ``--strategy``, a run uses the first whose templates its task has. ``windows``: one call per
 #: window of a few sentences for the whole event union (``extract.pipeline``); ``detect``: detect
-#: the types of each window, then fill one type at a time (``extract.detect``).
-EXTRACTORS = ("windows", "detect")
+#: the types of each window, then fill one type at a time (``extract.detect``); ``hybrid``: the
+#: task's ``detect_types`` by detect-then-fill, the other types from the windows calls.
+EXTRACTORS = ("hybrid", "windows", "detect")
 #: The benchmark's strategies, in the order they run: two baselines, then the project's own.
-STRATEGIES = ("naive", "langextract", "windows", "detect")
+STRATEGIES = ("naive", "langextract", "windows", "detect", "hybrid")
 
 
 @dataclass(frozen=True)

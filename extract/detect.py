@@ -10,10 +10,14 @@ Articles go in batches (``BATCH``): every detection of the batch first, then the
 type across it, so a server that keeps one prompt prefix (llama.cpp) reads each prefix (the
 detection rules, or one type's definition and few-shot turns: ~1,500-2,000 tokens, ~40 s on 2
 cores) once per batch. The events are grounded as the windows strategy's are.
+
+The hybrid strategy (``hybrid=True``) fills only the task's ``detect_types`` so, and takes the other
+types from the windows strategy's calls (``extract.pipeline.plan_calls``), asked first in the batch.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +27,8 @@ from extract.aliases import Aliases
 from extract.config import WINDOW_MAX_TOKENS
 from extract.documents import Article
 from extract.llm import LLMClient, Request, Result
-from extract.pipeline import ArticleOutcome, Call, _answer, _outcome
+from extract.pipeline import ArticleOutcome, Call, _answer, _outcome, plan_calls
+from extract.pipeline import count_calls as count_window_calls
 from extract.prompts import PromptSet
 from extract.sentences import Span, sentence_spans, sentence_windows
 
@@ -44,9 +49,22 @@ def detect_windows(article: Article) -> list[list[Span]]:
     return sentence_windows(article.text, sentence_spans(article.text), max_chars=DETECT_CHARS)
 
 
-def count_calls(article: Article) -> int:
-    """The detect calls of an article: the fills are known only once they have answered."""
-    return len(detect_windows(article))
+def count_calls(article: Article, *, hybrid: bool = False) -> int:
+    """The detect calls of an article (and a hybrid run's windows calls): the fills are known only
+    once they have answered."""
+    return len(detect_windows(article)) + (count_window_calls(article) if hybrid else 0)
+
+
+def fill_types(prompts: PromptSet, *, hybrid: bool) -> tuple[str, ...]:
+    """The types filled by detect-then-fill, in the task's order: all of them, or the hybrid's."""
+    task = prompts.task
+    return tuple(t for t in task.event_types if not hybrid or t in task.detect_types)
+
+
+def window_calls(article: Article, prompts: PromptSet) -> list[Call]:
+    """A hybrid run's windows calls, kept for the types it does not fill by detect-then-fill."""
+    others = frozenset(prompts.task.event_types) - set(prompts.task.detect_types)
+    return [dataclasses.replace(call, keep=others) for call in plan_calls(article, prompts=prompts)]
 
 
 @dataclass
@@ -117,10 +135,12 @@ def detect_batch(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
+    hybrid: bool = False,
 ) -> list[ArticleOutcome]:
     """Detect in every window of every article, then fill type by type across the batch, then ground
     each article. Ordering the calls by prompt prefix means a server that keeps one prefix (llama.cpp)
-    reads each type's definition and examples once per batch, not once per article."""
+    reads each type's definition and examples once per batch, not once per article. ``hybrid``: the
+    windows calls of every article first, and fills for the task's ``detect_types`` only."""
     work = [_Work.of(article) for article in articles]
 
     def ask(item: _Work, call: Call) -> Result | Exception:
@@ -131,10 +151,14 @@ def detect_batch(
             on_pass(call.label)
         return answer
 
+    if hybrid:
+        for item in work:
+            for call in window_calls(item.article, prompts):
+                ask(item, call)
     for item in work:
         for part, call in enumerate(item.detect_calls(prompts), start=1):
             item.detected(part, ask(item, call))
-    for event_type in prompts.task.event_types:  # type by type: one prompt prefix for a run of calls
+    for event_type in fill_types(prompts, hybrid=hybrid):  # type by type: one prompt prefix for a run of calls
         for item in work:
             for call in item.fill_calls(prompts, event_type):
                 ask(item, call)
@@ -144,11 +168,16 @@ def detect_batch(
     ]
 
 
-def pending_requests(article: Article, *, client: LLMClient, prompts: PromptSet) -> Iterator[Request | None]:
+def pending_requests(
+    article: Article, *, client: LLMClient, prompts: PromptSet, hybrid: bool = False
+) -> Iterator[Request | None]:
     """For each call an article needs as far as the cache knows, the request it still needs (None:
-    the cache answers it): its detect calls, then, once the cache answers all of them, its fill
-    calls (what ``extract batch export`` writes, round by round)."""
+    the cache answers it): its detect calls (and a hybrid's windows calls), then, once the cache
+    answers all detect calls, its fill calls (what ``extract batch export`` writes, round by round)."""
     item, limit = _Work.of(article), client.config.params.max_tokens
+    if hybrid:
+        for call in window_calls(article, prompts):
+            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
     calls = item.detect_calls(prompts)
     requests = [client.pending(c.response_model, **c.arguments(article.id, max_tokens=limit)) for c in calls]
     yield from requests
@@ -156,7 +185,7 @@ def pending_requests(article: Article, *, client: LLMClient, prompts: PromptSet)
         return
     for part, call in enumerate(calls, start=1):
         item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
-    for event_type in prompts.task.event_types:
+    for event_type in fill_types(prompts, hybrid=hybrid):
         for call in item.fill_calls(prompts, event_type):
             yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
 
@@ -168,7 +197,8 @@ def detect_article(
     prompts: PromptSet,
     aliases: Aliases | None = None,
     on_pass: Callable[[str], None] | None = None,
+    hybrid: bool = False,
 ) -> ArticleOutcome:
     """One article alone: a batch of one."""
-    (outcome,) = detect_batch([article], client=client, prompts=prompts, aliases=aliases, on_pass=on_pass)
+    (outcome,) = detect_batch([article], client=client, prompts=prompts, aliases=aliases, on_pass=on_pass, hybrid=hybrid)
     return outcome

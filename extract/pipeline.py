@@ -229,6 +229,13 @@ class Call:
     prompt_model: type[BaseModel] | None
     #: The call's answer limit (the configured one applies when it is lower).
     max_tokens: int | None = None
+    #: The event types kept from its answer (None: all); a hybrid run's windows calls leave the
+    #: types it fills by detect-then-fill to those calls.
+    keep: frozenset[str] | None = None
+
+    def kept(self, events: Iterable[Event]) -> list[Event]:
+        """The answer's events this call is kept for."""
+        return [e for e in events if self.keep is None or e.type in self.keep]
 
     def arguments(self, article_id: str, *, max_tokens: int) -> dict[str, Any]:
         """The keyword arguments of ``LLMClient.extract``/``pending`` after the response model;
@@ -303,7 +310,7 @@ def _outcome(
     events: list[Event] = []
     for call, answer in zip(calls, answers):
         if isinstance(answer, InvalidOutputError):
-            salvaged = salvage_events(answer.content or "", task=task)
+            salvaged = call.kept(salvage_events(answer.content or "", task=task))
             events.extend(salvaged)
             note = f"{call.label}: {answer} ({len(salvaged)} complete events kept)"
             (outcome.notes if salvaged else outcome.errors).append(note)
@@ -313,7 +320,7 @@ def _outcome(
             outcome.errors.append(f"{call.label}: {answer}")
             outcome.usage.add(Usage.from_json(answer.usage))
         else:
-            events.extend(getattr(answer.value, "events", ()))  # a detect answer holds no events
+            events.extend(call.kept(getattr(answer.value, "events", ())))  # a detect answer holds no events
             outcome.usage.add(answer.usage)
             outcome.keys.extend(answer.keys)
     outcome.events, outcome.rejected = ground(article, events, task=task, aliases=aliases)

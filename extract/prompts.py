@@ -31,12 +31,15 @@ def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The files each strategy's prompts are made of: its prompt hash covers exactly these, so
     editing one strategy's prompt never invalidates another's recorded responses."""
     type_templates = tuple(f"types/{t}.j2" for t in event_types)
+    windows = ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *type_templates)
+    detect = (
+        "detect_system.j2", "detect.j2", "fill_system.j2", "fill.j2", "rules.j2", "examples.yaml",
+        "more_examples.yaml", *type_templates,
+    )  # fmt: skip
     return {
-        MAIN_STRATEGY: ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *type_templates),
-        "detect": (
-            "detect_system.j2", "detect.j2", "fill_system.j2", "fill.j2", "rules.j2", "examples.yaml",
-            "more_examples.yaml", *type_templates,
-        ),  # fmt: skip
+        MAIN_STRATEGY: windows,
+        "detect": detect,
+        "hybrid": tuple(dict.fromkeys(windows + detect)),
         "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
         "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *type_templates),
     }
@@ -81,8 +84,11 @@ class PromptSet:
 
     @functools.cached_property
     def strategies(self) -> dict[str, tuple[str, ...]]:
-        """The strategies whose files are all present, with their files."""
+        """The strategies whose files are all present, with their files (hybrid: also a task that
+        names its ``detect_types``)."""
         files = strategy_files(self.task.event_types)
+        if not self.task.detect_types:
+            del files["hybrid"]
         return {name: names for name, names in files.items() if all(n in self.sources for n in names)}
 
     @functools.cached_property

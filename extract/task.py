@@ -56,6 +56,9 @@ class Task:
     #: type -> the types that hold its facts when both quote one passage: an event of the first
     #: whose numbers are all the other's is part of it (an attack's dead are no separate toll).
     part_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
+    #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
+    detect_types: tuple[str, ...] = ()
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:

@@ -40,6 +40,19 @@ def completion(content: str, *, prompt_tokens: int = 100, completion_tokens: int
     }
 
 
+def asks_for_types(body: dict[str, Any]) -> bool:
+    """Whether a request is a detect call: its schema asks for type names, not events."""
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("schema") or fmt.get("json_schema", {}).get("schema", {})
+    return "types" in schema.get("properties", {})
+
+
+def detecting_nothing(answer: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+    """A fake model that answers windows calls with ``answer`` and detects no type in any detect
+    call (so a hybrid run's calls are its windows and detect calls, and no fill)."""
+    return lambda body: json.dumps({"types": []}) if asks_for_types(body) else answer(body)
+
+
 def completion_cut(content: str) -> dict[str, Any]:
     """A completion stopped by max_tokens (``finish_reason: length``)."""
     body = completion(content, completion_tokens=2048)

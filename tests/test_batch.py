@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from extract.batch import BATCH_URL
+from extract.config import WINDOW_MAX_TOKENS
+from extract.detect import DETECT_MAX_TOKENS
 from tests.fakes import completion, loopback, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,7 +155,8 @@ def test_export_sends_nothing_and_import_reports_unknown_and_failed_lines(
     # Sockets are blocked: an export that tried to reach the (unroutable) endpoint would fail.
     requests = _export(capsys, workdir)
     assert len({r["custom_id"] for r in requests}) == len(requests) > 2
-    assert all(r["body"]["model"] and r["body"]["max_tokens"] == 384 for r in requests)
+    assert all(r["body"]["model"] for r in requests)
+    assert {r["body"]["max_tokens"] for r in requests} == {WINDOW_MAX_TOKENS, DETECT_MAX_TOKENS}  # hybrid: windows, detect
     assert _export(capsys, workdir) == requests  # nothing answered yet: the same file again
     good, failed, *_ = requests
     results = workdir / "results.jsonl"

@@ -13,21 +13,31 @@ from pathlib import Path
 import pytest
 
 from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
+from extract import detect
 from extract.documents import load_documents
 from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
-from extract.pipeline import count_calls, plan_calls
+from extract.pipeline import count_calls
 from extract.prompts import PromptSet
 from extract.tasks.military import TASK
-from tests.fakes import completion, run_cli
+from tests.fakes import asks_for_types, completion, run_cli
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
-#: Calls of a run over the seeds: every window of every article.
-PLANNED = sum(len(plan_calls(a, prompts=PromptSet.load(TASK, REPO / "prompts"))) for a in load_documents(SEEDS))
+#: Requests of a (hybrid) run over the seeds when no type is detected: every window of every
+#: article, and every detect window (a window that repeats another is asked once).
+_PROMPTS = PromptSet.load(TASK, REPO / "prompts")
+PLANNED = len({
+    json.dumps(call.messages)
+    for a in load_documents(SEEDS)
+    for call in (*detect.window_calls(a, _PROMPTS), *detect._Work.of(a).detect_calls(_PROMPTS))
+})  # fmt: skip
 
 
 def first_sentence_event(body: dict) -> str:
-    """Answer like a model would: in an article's first window, one event quoting its first line."""
+    """Answer like a model would: in an article's first window, one event quoting its first line
+    (and no type in a detect call)."""
+    if asks_for_types(body):
+        return json.dumps({"types": []})
     header, _, text = body["messages"][-1]["content"].partition("\n\n")
     if "part 1 of" not in header:
         return json.dumps({"events": []})
@@ -116,7 +126,8 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
         original = Path(record["source"]).read_text()
         assert original[record["span"]["start"] : record["span"]["end"]] == record["event"]["evidence"]
     manifest = json.loads((workdir / "r1/run.json").read_text())
-    assert manifest["totals"]["calls"] == len(calls) and manifest["totals"]["cache_hits"] == 0
+    repeated = sum(detect.count_calls(a, hybrid=True) for a in articles) - PLANNED  # answered by the cache
+    assert (manifest["totals"]["calls"], manifest["totals"]["cache_hits"]) == (len(calls), repeated), manifest["totals"]
     assert manifest["prompts"]["hash"] and manifest["schema_version"] == "1"
     assert {"scores.json", "report.md", "report.html"} <= {p.name for p in (workdir / "r1").iterdir()}
 
@@ -124,7 +135,7 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
     assert code == 0, err
     assert len(calls) == PLANNED  # nothing new reached the server
     again = json.loads((workdir / "r2/run.json").read_text())
-    assert again["totals"]["calls"] == 0 and again["totals"]["cache_hits"] == len(calls)
+    assert again["totals"]["calls"] == 0 and again["totals"]["cache_hits"] == len(calls) + repeated
     assert (workdir / "r2/events.jsonl").read_bytes() == (workdir / "r1/events.jsonl").read_bytes()
     assert (workdir / "r2/scores.json").read_bytes() == (workdir / "r1/scores.json").read_bytes()
 
@@ -219,7 +230,7 @@ def test_an_unknown_strategy_is_a_usage_error_and_a_task_without_its_templates_a
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run_cli(capsys, "run", "--strategy", "nope", "--offline")
-    assert code == EXIT_USAGE and "choose windows or detect" in err and "Traceback" not in err
+    assert code == EXIT_USAGE and "choose hybrid, windows, detect" in err and "Traceback" not in err
     business = REPO / "tests" / "tasks" / "business"
     code, _, err = run_cli(capsys, "run", "--task", str(business), "--strategy", "detect", "--offline")
     assert code == 1 and "no templates for the detect strategy" in err and "Traceback" not in err
@@ -460,12 +471,14 @@ def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupte
 ) -> None:
     url = scripted_server
     monkeypatch.setenv("EXTRACT_CACHE_DIR", str(workdir / "cache-ref"))
-    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "ref")
+    # The windows strategy streams article by article (hybrid and detect finish a batch at a time).
+    windows = ("--strategy", "windows")
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", *windows, "--out", "ref")
     assert code == 0, err
     first_two = sum(count_calls(a) for a in load_documents(SEEDS)[:2])
     _Scripted.fault, _Scripted.seen = staticmethod(lambda n: "drop" if n > first_two else None), 0
     monkeypatch.setenv("EXTRACT_CACHE_DIR", str(workdir / "cache"))
-    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--retries", "2", "--out", "r")
+    code, _, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", *windows, "--retries", "2", "--out", "r")
     assert code == EXIT_ERROR
     line = one_line_error(err)
     assert "in a row" in line and line.endswith("2 finished article(s) are kept in r: resume with `extract run --resume r`")
@@ -482,7 +495,8 @@ def test_a_down_endpoint_stops_the_run_and_resume_finishes_it_as_if_uninterrupte
     _Scripted.fault, _Scripted.seen = staticmethod(lambda n: None), 0
     code, _, err = run_cli(capsys, "run", "--resume", "r")  # its input, endpoint and options come back
     assert code == 0, err
-    assert _Scripted.seen == PLANNED - first_two  # the finished articles' calls were not replayed
+    windows_calls = sum(count_calls(a) for a in load_documents(SEEDS))
+    assert _Scripted.seen == windows_calls - first_two  # the finished articles' calls were not replayed
     for name in ("events.jsonl", "rejected.jsonl", "scores.json"):
         assert (workdir / "r" / name).read_bytes() == (workdir / "ref" / name).read_bytes(), name
     run, ref = (json.loads((workdir / d / "run.json").read_text()) for d in ("r", "ref"))

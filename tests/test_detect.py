@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 from extract.aliases import Aliases
-from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_batch, detect_windows
+from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_batch, detect_windows, pending_requests
 from extract.documents import Article
+from extract.pipeline import count_calls as count_window_calls
 from extract.pipeline import run_articles
 from extract.prompts import PromptSet
 from extract.tasks.military import TASK
@@ -102,3 +104,33 @@ def test_a_run_with_the_detect_strategy_keeps_article_order_at_any_concurrency(t
         ))  # fmt: skip
         assert [o.article_id for o in outcomes] == ["a#1", "b#1", "c#1"]
         assert [len(o.events) for o in outcomes] == [2, 0, 0]
+
+
+def hybrid_answer(body: dict) -> str:
+    """A windows call answers a troop level and an attack with a wrong toll; detect and fill as ``answer``."""
+    schema = json.dumps(body["response_format"])
+    if '"Detection"' in schema or "TroopLevelEvents" in schema or "AttackEvents" in schema:
+        return answer(body)
+    events = [
+        {"type": "troop_level", "evidence": "The U.S. has about 2,500 troops in Iraq", "force": "U.S.", "count": 2500},
+        {"type": "attack", "evidence": "Gunmen attacked a convoy near Mosul on Friday", "target": "convoy", "killed": 5},
+    ]
+    return json.dumps({"events": events})
+
+
+def test_the_hybrid_strategy_takes_its_detect_types_from_fills_and_the_rest_from_windows(tmp_path: Path) -> None:
+    task = dataclasses.replace(TASK, detect_types=("attack",))
+    prompts = PromptSet.load(task)
+    server = FakeServer([hybrid_answer])
+    labels: list[str] = []
+    client = fake_client(tmp_path, server)
+    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, hybrid=True)
+    windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
+    assert count_calls(ARTICLE, hybrid=True) == windows + n
+    # The windows calls first, then every detection, then fills of the hybrid's types only.
+    assert labels == [*(f"window {i}/{windows}" for i in range(1, windows + 1)), *(f"detect {i}/{n}" for i in range(1, n + 1)), f"fill attack {n}/{n}"]
+    kept = {r.event.type: r.event for r in outcome.events}
+    assert set(kept) == {"troop_level", "attack"} and len(outcome.events) == 2
+    assert kept["attack"].killed == 25  # from the fill: the windows call's attack is left out
+    # Batch export plans the same calls: the windows and detect requests, then (once answered) the fill.
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + n + 1

@@ -37,7 +37,7 @@ from extract.schema import AnyEvents
 from extract.tasks.military import TASK
 
 Extraction = TASK.extraction_model  # noqa: E305
-from tests.fakes import FakeServer, fake_client, loopback, run_cli
+from tests.fakes import FakeServer, detecting_nothing, fake_client, loopback, run_cli
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},
@@ -412,7 +412,7 @@ def test_another_endpoints_answers_are_not_replayed(tmp_path: Path) -> None:
 def test_credentials_in_the_base_url_are_not_written(
     prompts: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with loopback(lambda body: json.dumps({"events": []})) as (url, received):
+    with loopback(detecting_nothing(lambda body: json.dumps({"events": []}))) as (url, received):
         secret_url = url.replace("http://", "http://user:pw-SECRET@")
         code, _, err = run_cli(capsys, "run", "doc.txt", "--base-url", secret_url, "--prompts", prompts, "--out", "r")
     assert code == 0, err

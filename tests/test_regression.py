@@ -212,8 +212,8 @@ def test_bench_table_replays_offline_on_the_seeds_and_the_development_set(
     assert set(record["sets"]) == {"seeds", "dev"}
     for name, table in record["sets"].items():
         assert f"{name} (" in captured.out and (out / name / "bench.json").is_file()
-        assert set(table["strategies"]) | set(table.get("not_recorded", [])) == {"naive", "langextract", "windows", "detect"}
-        assert "windows" in table["strategies"]
+        assert set(table["strategies"]) | set(table.get("not_recorded", [])) == {"naive", "langextract", "windows", "detect", "hybrid"}
+        assert {"windows", "hybrid"} <= set(table["strategies"]) and table["ours"] == "hybrid"
         for name in table.get("not_recorded", []):
             assert f"{name}: left out, not in the recording" in captured.err
     # Each set's table says how the project's strategy compares, paired over the same articles.

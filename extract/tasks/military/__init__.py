@@ -21,4 +21,6 @@ TASK = Task(
     value_cues=VALUE_CUES,
     repair=closure_has_no_recipient,
     part_of={"casualty_toll": ("attack",)},
+    # The three types where detect-then-fill led windows on the development set (README).
+    detect_types=("operations_tally", "political_decision", "personnel_change"),
 )
