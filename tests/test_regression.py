@@ -17,6 +17,7 @@ import pytest
 from extract import cli
 from extract.aliases import Aliases
 from extract.gold import load_gold
+from extract.normalize import int_fields, numbers_in
 from extract.score import read_events, score_run
 from extract.tasks.military import TASK
 
@@ -63,6 +64,16 @@ def replay(
     return run_dir
 
 
+def unstated_numbers(events_file: Path) -> list[tuple[str, str, int]]:
+    """(article, field, value) of every kept number its quote does not write, in digits or words."""
+    found = []
+    for article_id, events in read_events(events_file, task=TASK).items():
+        for event in events:
+            stated = numbers_in(event.evidence)
+            found += [(article_id, n, v) for n in int_fields(type(event)) if (v := getattr(event, n)) is not None and v not in stated]
+    return found
+
+
 @pytest.fixture(scope="module")
 def baseline() -> dict:
     return json.loads(BASELINE.read_text(encoding="utf-8"))
@@ -87,6 +98,7 @@ def test_replay_reproduces_recorded_events_and_baseline_scores(
     for event_type, figures in baseline["by_type"].items():
         assert scores["by_type"][event_type]["lenient"]["f1"] == pytest.approx(figures["lenient_f1"], abs=TOLERANCE)
     assert scores["counts"] == baseline["counts"]
+    assert unstated_numbers(run_dir / "events.jsonl") == []  # no wrong type with an invented count
 
 
 def test_the_development_set_replays_to_its_baseline(
@@ -106,6 +118,7 @@ def test_the_development_set_replays_to_its_baseline(
             assert scores[level][metric] == pytest.approx(baseline[level][metric], abs=TOLERANCE), (level, metric)
     assert scores["counts"] == baseline["counts"]
     assert json.loads((run_dir / "run.json").read_text())["totals"]["calls"] == 0
+    assert unstated_numbers(run_dir / "events.jsonl") == []
 
 
 def test_replay_is_byte_for_byte_repeatable(
