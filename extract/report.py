@@ -58,6 +58,10 @@ _COLOURS = {
     "rejected": "#f7b3d3",
 }
 _LEVELS = ("strict", "lenient", "slots")
+#: report.html shows at most this many articles (scored ones first), so its size and the memory
+#: to build it stay bounded (a page held ~90 KB per article: 937 MB at 10k, which no browser
+#: opens); scores.json, report.md and events.jsonl cover every article.
+MAX_HTML_ARTICLES = 500
 
 
 def _scores_json(scores: Scores | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -717,6 +721,7 @@ def render_html(
     with the reason, ``run`` the run.json manifest; ``aliases``, when given, shows the canonical form
     of every actor name written as an alias (and should be the table the scores used).
     ``event_types`` orders the type filters (the task's order); other types follow, sorted.
+    At most ``MAX_HTML_ARTICLES`` articles are shown; the page says how many are left out.
     """
     by_id = {a.id: a for a in articles}
     rejected = rejected or {}
@@ -725,8 +730,8 @@ def render_html(
     unscored = sorted(shown - set(scored))
     statuses = (run or {}).get("articles", {})
     cache: dict[str, str] = {}
-    views = []
-    for n, article_id in enumerate(scored + unscored, start=1):
+    views, listed = [], scored + unscored
+    for n, article_id in enumerate(listed[:MAX_HTML_ARTICLES], start=1):
         result = scores.articles.get(article_id) if scores is not None else None
         given = tuple(predicted.get(article_id, ()))
         if result is not None and (
@@ -770,6 +775,7 @@ def render_html(
         else [],
         confusion=confusion,
         articles=views,
+        left_out=len(listed) - len(views),
         rejected_matches=sum(v.rejected_matches for v in views),
         types=[t for t in event_types if t in present_types] + sorted(present_types - set(event_types)),
         outcomes=[o for o in _OUTCOMES if o in present_outcomes],

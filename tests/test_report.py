@@ -13,6 +13,7 @@ import pytest
 from rich.console import Console
 
 from extract.aliases import Aliases
+from extract import report
 from extract.report import (
     print_summary,
     read_rejected,
@@ -429,3 +430,15 @@ def test_print_summary_is_a_short_table() -> None:
     assert "strict" in out and "lenient" in out and "slots" in out
     assert "1 matched (0 strict), 1 missed, 1 spurious" in out
     assert len(out.splitlines()) < 15
+
+
+def test_html_shows_a_bounded_number_of_articles_and_says_how_many_it_leaves_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(report, "MAX_HTML_ARTICLES", 2)
+    ids = ["a#1", "b#1", "c#1"]
+    predicted = {i: [TROOPS_PRED] for i in ids}
+    page = render_html(None, articles=[], predicted=predicted, run=RUN)
+    assert "a#1" in page and "b#1" in page and "c#1" not in page  # the third article is left out, whole
+    assert "1 more article not shown: this page shows the first 2." in page
+    assert "more article" not in render_html(None, articles=[], predicted={"a#1": [TROOPS_PRED]}, run=RUN)
