@@ -11,8 +11,9 @@ type across it, so a server that keeps one prompt prefix (llama.cpp) reads each 
 detection rules, or one type's definition and few-shot turns: ~1,500-2,000 tokens, ~40 s on 2
 cores) once per batch. The events are grounded as the windows strategy's are.
 
-The hybrid strategy (``hybrid=True``) fills only the task's ``detect_types`` so, and takes the other
-types from the windows strategy's calls (``extract.pipeline.plan_calls``), asked first in the batch.
+The hybrid strategy (``hybrid=True``) detects in the same way but fills only the task's
+``detect_types``; it takes the other types from the windows strategy's calls
+(``extract.pipeline.plan_calls``), asked first in the batch.
 """
 
 from __future__ import annotations

@@ -60,6 +60,11 @@ class Task:
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.detect_types) - set(self.event_types))
+        if unknown:
+            raise ConfigError(f"the task {self.name}: detect_types names no type of it: {', '.join(unknown)}")
+
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:
         """The type names, in the order the classes are given (prompts and reports list them so)."""

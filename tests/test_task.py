@@ -121,3 +121,9 @@ def test_the_business_task_runs_scores_reports_and_compares_from_its_recording(
     code, out, err = run_cli(capsys, "export", str(runs[0]), "--format", "csv")
     header = (runs[0] / "events.csv").read_text().splitlines()[0].split(",")
     assert code == 0 and {"buyer", "target", "company", "person"} <= set(header) and "force" not in header
+
+
+def test_detect_types_must_be_types_of_the_task(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="detect_types names no type of it: atack"):
+        Task(name="t", event_classes=MILITARY.event_classes, directory=tmp_path, detect_types=("attack", "atack"))
+    assert Task(name="t", event_classes=MILITARY.event_classes, directory=tmp_path, detect_types=("attack",)).detect_types
