@@ -205,12 +205,10 @@ class Extractor:
 
         batch_fn, batch = None, 1
         if self.strategy != "windows":
-            from extract.detect import BATCH, detect_batch
+            from extract.detect import BATCH, batch_runner
 
-            batch_fn, batch = functools.partial(
-                detect_batch, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call,
-                hybrid=self.strategy == "hybrid",
-            ), BATCH  # fmt: skip
+            batch_fn = batch_runner(self.strategy, client=self.client, prompts=self.prompts, aliases=self.aliases, on_pass=on_call)
+            batch = BATCH
         yield from run_articles(
             articles, client=self.client, prompts=self.prompts, aliases=self.aliases,
             concurrency=self.config.concurrency, on_pass=on_call, batch_fn=batch_fn, batch=batch,

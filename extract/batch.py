@@ -96,13 +96,12 @@ def pending_requests(
 ) -> Iterator[Request | None]:
     """For each planned call of the run, in order: the request it still needs, or None when the cache
     answers it. A detect run's fills are planned once the cache holds its detections."""
-    limit = client.config.params.max_tokens
     for article in articles:
         if strategy != "windows":
             yield from detect.pending_requests(article, client=client, prompts=prompts, hybrid=strategy == "hybrid")
             continue
         for call in plan_calls(article, prompts=prompts):
-            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
+            yield call.pending(article.id, client=client)
 
 
 def export_batch(

@@ -182,10 +182,9 @@ def _each(run_one: Callable[[Article], ArticleOutcome]) -> tuple[Runner, int]:
 def extract_runner(name: str, *, client: LLMClient, prompts: PromptSet, aliases: Aliases | None) -> tuple[Runner, int]:
     """One of the project's strategies (``windows``, or ``detect`` and ``hybrid`` in their batches)."""
     if name != "windows":
-        from extract.detect import BATCH, detect_batch
+        from extract.detect import BATCH, batch_runner
 
-        hybrid = name == "hybrid"
-        return functools.partial(detect_batch, client=client, prompts=prompts, aliases=aliases, hybrid=hybrid), BATCH
+        return batch_runner(name, client=client, prompts=prompts, aliases=aliases), BATCH
     return _each(functools.partial(extract_article, client=client, prompts=prompts, aliases=aliases))
 
 

@@ -19,6 +19,7 @@ The hybrid strategy (``hybrid=True``) detects in the same way but fills only the
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -169,18 +170,32 @@ def detect_batch(
     ]
 
 
+def batch_runner(
+    strategy: str,
+    *,
+    client: LLMClient,
+    prompts: PromptSet,
+    aliases: Aliases | None = None,
+    on_pass: Callable[[str], None] | None = None,
+) -> Callable[[Sequence[Article]], list[ArticleOutcome]]:
+    """``detect_batch`` for the detect or the hybrid strategy, bound to a run's client and prompts."""
+    return functools.partial(
+        detect_batch, client=client, prompts=prompts, aliases=aliases, on_pass=on_pass, hybrid=strategy == "hybrid"
+    )
+
+
 def pending_requests(
     article: Article, *, client: LLMClient, prompts: PromptSet, hybrid: bool = False
 ) -> Iterator[Request | None]:
     """For each call an article needs as far as the cache knows, the request it still needs (None:
     the cache answers it): its detect calls (and a hybrid's windows calls), then, once the cache
     answers all detect calls, its fill calls (what ``extract batch export`` writes, round by round)."""
-    item, limit = _Work.of(article), client.config.params.max_tokens
+    item = _Work.of(article)
     if hybrid:
         for call in window_calls(article, prompts):
-            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
+            yield call.pending(article.id, client=client)
     calls = item.detect_calls(prompts)
-    requests = [client.pending(c.response_model, **c.arguments(article.id, max_tokens=limit)) for c in calls]
+    requests = [c.pending(article.id, client=client) for c in calls]
     yield from requests
     if any(requests):
         return
@@ -188,7 +203,7 @@ def pending_requests(
         item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
     for event_type in fill_types(prompts, hybrid=hybrid):
         for call in item.fill_calls(prompts, event_type):
-            yield client.pending(call.response_model, **call.arguments(article.id, max_tokens=limit))
+            yield call.pending(article.id, client=client)
 
 
 def detect_article(

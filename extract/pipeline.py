@@ -41,7 +41,7 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
-from extract.llm import LLMClient, Result, Usage
+from extract.llm import LLMClient, Request, Result, Usage
 from extract.normalize import names_its_actors, normalize, states_its_type
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
@@ -232,6 +232,10 @@ class Call:
     #: The event types kept from its answer (None: all); a hybrid run's windows calls leave the
     #: types it fills by detect-then-fill to those calls.
     keep: frozenset[str] | None = None
+
+    def pending(self, article_id: str, *, client: LLMClient) -> Request | None:
+        """The request this call still needs, or None when the cache answers it (nothing is sent)."""
+        return client.pending(self.response_model, **self.arguments(article_id, max_tokens=client.config.params.max_tokens))
 
     def kept(self, events: Iterable[Event]) -> list[Event]:
         """The answer's events this call is kept for."""
