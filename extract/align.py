@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -37,8 +38,10 @@ class Span:
         }
 
 
+@functools.lru_cache(maxsize=16)
 def _normalize(text: str) -> tuple[str, list[int]]:
-    """Casefold, straighten quotes and collapse whitespace; return the text and an index map."""
+    """Casefold, straighten quotes and collapse whitespace; return the text and an index map
+    (kept for the last articles: each of their quotes is sought in the same text)."""
     chars: list[str] = []
     index: list[int] = []
     prev_space = False

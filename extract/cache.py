@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ RECORD_FORMAT = "extract.response/1"
 #: no culling, so ``size_limit`` is never consulted) and only ``extract cache clear`` empties it.
 #: Settings persist in the store, so a store created with the defaults is switched on opening.
 STORE_SETTINGS: dict[str, Any] = {"eviction_policy": "none", "cull_limit": 0}
+#: The store's subfolder of request templates (``ResponseCache.put_template``): not responses, never exported.
+TEMPLATES = "templates"
 
 
 def canonical_json(value: Any) -> str:
@@ -72,6 +75,25 @@ class ResponseCache:
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         self.store.set(key, canonical_json({**record, "format": RECORD_FORMAT, "key": key}))
+
+    def template(self, key: str) -> dict[str, Any] | None:
+        """A request template stored by ``put_template`` (None: not stored, or unreadable)."""
+        try:
+            return json.loads((self.directory / TEMPLATES / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def put_template(self, key: str, template: Mapping[str, Any]) -> None:
+        """Keep a request template beside the responses (``templates/KEY.json``, written whole or
+        not at all), so a later run the cache answers needs not rebuild it. A read-only folder keeps none."""
+        folder = self.directory / TEMPLATES
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = folder / f".{key}.{os.getpid()}.tmp"
+            partial.write_text(canonical_json(template), encoding="utf-8")
+            partial.replace(folder / f"{key}.json")
+        except OSError:
+            pass
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record of the writable store and the snapshots, each key once, sorted by key."""

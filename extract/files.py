@@ -1,12 +1,15 @@
-"""Reading text and JSONL files with one-line errors that name the file and the line."""
+"""Reading text and JSONL files with one-line errors that name the file and the line; where
+compiled templates are kept between runs."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import yaml
 
 from extract.errors import InputError
@@ -79,3 +82,14 @@ def yaml_message(error: yaml.YAMLError) -> str:
     if isinstance(error, yaml.MarkedYAMLError):
         return " ".join(p for p in (error.context, error.problem) if p)
     return str(error).splitlines()[0]
+
+
+@functools.cache
+def compiled_templates() -> jinja2.BytecodeCache | None:
+    """jinja's cache of compiled templates, shared by every run (a private folder of the temporary
+    directory, keyed by each template's source): a run renders its prompts and report without
+    compiling them again. None where no such folder can be made safely."""
+    try:
+        return jinja2.FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # jinja refuses a folder another user owns
+        return None

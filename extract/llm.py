@@ -233,20 +233,33 @@ def _fill(value: Any, contents: list[str]) -> Any:
     return value
 
 
+#: The format of a request template kept in the cache folder.
+TEMPLATE_FORMAT = "extract.template/1"
+
+
 @dataclass(frozen=True)
 class _Template:
-    """What instructor makes of a response model and a sequence of roles, built once: the prepared
-    model (it parses the answers) and the request kwargs with a hole for each message's content."""
+    """What instructor makes of a response model and a sequence of roles: the request kwargs with
+    a hole for each message's content. Built once per cache folder and instructor version."""
 
-    prepared: Any
     kwargs: dict[str, Any]
     #: The kwargs that hold a hole (``messages``; a system prompt in some modes).
     holed: tuple[str, ...]
 
     @classmethod
-    def build(cls, prepared: Any, kwargs: dict[str, Any]) -> _Template:
+    def build(cls, kwargs: dict[str, Any]) -> _Template:
         holed = tuple(k for k, v in kwargs.items() if "\\u0000extract-message-" in json.dumps(v, default=str))
-        return cls(prepared, kwargs, holed)
+        return cls(kwargs, holed)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> _Template | None:
+        """A template as ``to_json`` wrote it (None: absent, or another format)."""
+        if not data or data.get("format") != TEMPLATE_FORMAT:
+            return None
+        return cls(data["kwargs"], tuple(data["holed"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": TEMPLATE_FORMAT, "kwargs": self.kwargs, "holed": list(self.holed)}
 
     def fill(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         """The kwargs instructor.handle_response_model gives for ``messages`` (shared parts: never mutate)."""
@@ -297,6 +310,8 @@ class LLMClient(_CachedCalls):
         self._lock = threading.Lock()
         self._templates: dict[tuple[Any, ...], _Template] = {}
         self._templates_lock = threading.Lock()
+        #: instructor's prepared response models (they parse what plain pydantic does not), built once.
+        self._prepared: dict[type[BaseModel], Any] = {}
         #: Timeouts and connection failures in a row, over every call of this client.
         self._failures = 0
 
@@ -324,19 +339,35 @@ class LLMClient(_CachedCalls):
 
     def _prepare(
         self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, messages: list[dict[str, str]]
-    ) -> tuple[Any, dict[str, Any]]:
-        """instructor's prepared model and request kwargs, from a template built once per response
-        model, prompt model and roles (instructor rebuilds the whole schema twice on every call)."""
+    ) -> dict[str, Any]:
+        """instructor's request kwargs for ``messages``, from a template built once per response
+        model, prompt model and roles (instructor rebuilds the whole schema twice on every call),
+        and kept in the cache folder, so a run the cache answers never imports instructor."""
         if not _templatable(messages):
-            return self._instruct(response_model, prompt_model, messages)
+            return self._instruct(response_model, prompt_model, messages)[1]
         roles = tuple(m["role"] for m in messages)
         with self._templates_lock:
             template = self._templates.get((response_model, prompt_model, roles))
             if template is None:
-                probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
-                template = _Template.build(*self._instruct(response_model, prompt_model, probe))
+                key = self._template_key(response_model, prompt_model, roles)
+                template = _Template.from_json(self.cache.template(key))
+                if template is None:
+                    probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
+                    template = _Template.build(self._instruct(response_model, prompt_model, probe)[1])
+                    self.cache.put_template(key, template.to_json())
                 self._templates[(response_model, prompt_model, roles)] = template
-        return template.prepared, template.fill(messages)
+        return template.fill(messages)
+
+    def _template_key(
+        self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, roles: tuple[str, ...]
+    ) -> str:
+        """Everything instructor's request template depends on: its version, the mode, the roles and
+        both models' JSON schemas (their names, fields and docstrings)."""
+        from importlib.metadata import version
+
+        schemas = [m.model_json_schema() if m is not None else None for m in (response_model, prompt_model)]
+        recipe = {"instructor": version("instructor"), "mode": self.config.mode, "roles": roles, "schemas": schemas}
+        return cache_key({"format": TEMPLATE_FORMAT, **recipe})
 
     def _instruct(
         self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, messages: list[dict[str, str]]
@@ -437,15 +468,23 @@ class LLMClient(_CachedCalls):
             return LLMError(what, article_id=article_id, attempts=attempt)
         return ServerUnreachableError(f"{what}; {RESUME_HINT}", article_id=article_id, attempts=attempt)
 
-    def _parse(
-        self, prepared: Any, response_model: type[T], response: dict[str, Any], *, max_tokens: int
-    ) -> tuple[T | None, str | None]:
-        """Validate a stored response: the model instance, or None and the reason."""
+    def _parse(self, response_model: type[T], response: dict[str, Any], *, max_tokens: int) -> tuple[T | None, str | None]:
+        """Validate a response: the model instance, or None and the reason.
+
+        A complete answer that is plain valid JSON of the model (grammar-constrained output always
+        is) is read by pydantic alone; anything else goes to instructor, whose reasons the reasks quote.
+        """
+        if response["finish_reason"] != "length" and response["content"]:
+            try:
+                return response_model.model_validate_json(response["content"]), None
+            except ValidationError:
+                pass
         from instructor.core.exceptions import IncompleteOutputException
         from instructor.core.exceptions import (
             ValidationError as InstructorValidationError,
         )
 
+        prepared = self._instructor_model(response_model)
         try:
             parsed = prepared.from_response(_completion(response, model=self.config.model), mode=self.mode)
             return response_model.model_validate(parsed.model_dump()), None
@@ -454,19 +493,35 @@ class LLMClient(_CachedCalls):
         except (ValidationError, InstructorValidationError, ValueError) as e:
             return None, str(e)[:2000]
 
-    def _settle(self, request: Request, response: dict[str, Any], *, prepared: Any) -> tuple[Any, str | None]:
+    def _replayed(
+        self, record: dict[str, Any], response_model: type[T], *, max_tokens: int
+    ) -> tuple[T | None, str | None]:
+        """A cached answer as validated when it was stored: an invalid one keeps the reason it was
+        given then (its reask is the one recorded), a valid one is parsed again."""
+        validation = record.get("validation") or {"ok": True}
+        if not validation["ok"]:
+            return None, validation["error"]
+        return self._parse(response_model, record["response"], max_tokens=max_tokens)
+
+    def _instructor_model(self, response_model: type[BaseModel]) -> Any:
+        """instructor's prepared form of a response model (it parses answers), built once."""
+        with self._templates_lock:
+            if response_model not in self._prepared:
+                self._prepared[response_model] = self._instruct(response_model, None, [{"role": "user", "content": "-"}])[0]
+            return self._prepared[response_model]
+
+    def _settle(self, request: Request, response: dict[str, Any]) -> tuple[Any, str | None]:
         """Validate a new answer and store it with its outcome: the one way answers enter the cache."""
         max_tokens = request.info["params"]["max_tokens"]
-        value, error = self._parse(prepared, request.response_model, response, max_tokens=max_tokens)
+        value, error = self._parse(request.response_model, response, max_tokens=max_tokens)
         self._remember(request.key, request.info, response, error=error)
         return value, error
 
     def store(self, request: Request, completion: dict[str, Any]) -> str | None:
         """Store an answer that came from elsewhere (a batch engine) exactly as a live call stores
         its own; returns why it does not validate, or None. The engine's time is not known: 0 s."""
-        prepared, _ = self._prepare(request.response_model, None, [{"role": "user", "content": "-"}])
         response = stored_response(parse_completion(completion), seconds=0.0)
-        return self._settle(request, response, prepared=prepared)[1]
+        return self._settle(request, response)[1]
 
     def extract(
         self,
@@ -535,7 +590,7 @@ class LLMClient(_CachedCalls):
         send: Callable[[Request], tuple[dict[str, Any], float]],
     ) -> Result[T]:
         """The attempts of one call: each looked up in the cache first, sent (``send``) on a miss."""
-        prepared, kwargs = self._prepare(response_model, prompt_model, messages)
+        kwargs = self._prepare(response_model, prompt_model, messages)
         usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
             body = self._body(kwargs, max_tokens=max_tokens)
@@ -545,7 +600,7 @@ class LLMClient(_CachedCalls):
             if record is not None:
                 response = record["response"]
                 usage.count(response, cached=True)
-                value, error = self._parse(prepared, response_model, response, max_tokens=body["max_tokens"])
+                value, error = self._replayed(record, response_model, max_tokens=body["max_tokens"])
             else:
                 info = self._request_info(body, article_id=article_id, label=label, prompt_hash=prompt_hash) | {
                     "attempt": attempt,
@@ -558,10 +613,10 @@ class LLMClient(_CachedCalls):
                     e.usage = e.usage or usage.to_json()
                     raise
                 usage.count(response, cached=False, seconds=seconds)
-                value, error = self._settle(request, response, prepared=prepared)
+                value, error = self._settle(request, response)
             if value is not None:
                 return Result(value=value, usage=usage, keys=keys)
-            if response["finish_reason"] == "length":
+            if response["finish_reason"] == "length" or attempt > self.config.max_reasks:
                 break  # a reask would only append the runaway output to the prompt
             from instructor.processing.response import handle_reask_kwargs
 

@@ -23,6 +23,7 @@ from extract.aliases import Aliases
 from extract.align import Span, align
 from extract.documents import Article
 from extract.errors import InputError
+from extract.files import compiled_templates
 from extract.records import read_records
 from extract.schema import Event, slot_value
 from extract.score import (
@@ -699,6 +700,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=compiled_templates(),
     )
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import instructor
 import pytest
+from instructor.core.exceptions import IncompleteOutputException
+from instructor.core.exceptions import ValidationError as InstructorValidationError
 
 from extract.cache import ResponseCache
 from extract.config import (
@@ -32,12 +34,14 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
-from extract.llm import RESUME_HINT, LLMClient
+from extract.llm import RESUME_HINT, LLMClient, _completion
 from extract.schema import AnyEvents
 from extract.tasks.military import TASK
 
 Extraction = TASK.extraction_model  # noqa: E305
 from tests.fakes import FakeServer, detecting_nothing, fake_client, loopback, run_cli
+
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 MESSAGES = [
     {"role": "system", "content": "Extract events."},
@@ -213,8 +217,10 @@ def test_the_template_gives_exactly_what_instructor_gives(tmp_path: Path, mode: 
     for text in ("first", "other text with \\1 and \x00 in it", "€ ünïcode"):
         changed = copy.deepcopy(messages)
         changed[-1]["content"] = text
-        templated, direct = client._prepare(Extraction, prompt_model, changed), client._instruct(Extraction, prompt_model, changed)
-        assert templated[1] == direct[1]
+        direct = client._instruct(Extraction, prompt_model, changed)[1]
+        assert client._prepare(Extraction, prompt_model, changed) == direct
+        # A new client over the same cache folder fills the template kept there.
+        assert fake_client(tmp_path, FakeServer([VALID]), mode=mode)._prepare(Extraction, prompt_model, changed) == direct
 
 
 def test_instructor_builds_the_request_once_per_client_and_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,11 +233,14 @@ def test_instructor_builds_the_request_once_per_client_and_model(tmp_path: Path,
         messages = [*MESSAGES[:2], {"role": "user", "content": f"Question {n}."}]
         client.extract(Extraction, messages=messages, article_id="a", prompt_hash="p", prompt_model=AnyEvents)
     assert built == [Extraction, AnyEvents] and len(server.requests) == 5
-    fresh = fake_client(tmp_path, server)  # cache hits: no request, one template
+    fresh = fake_client(tmp_path, server)  # cache hits: no request, and the template kept in the cache folder
     for n in range(5):
         messages = [*MESSAGES[:2], {"role": "user", "content": f"Question {n}."}]
         fresh.extract(Extraction, messages=messages, article_id="a", prompt_hash="p", prompt_model=AnyEvents)
-    assert built == [Extraction, AnyEvents] * 2 and len(server.requests) == 5
+    assert built == [Extraction, AnyEvents] and len(server.requests) == 5
+    other = fake_client(tmp_path, server, mode="json_mode")  # another mode: another template
+    other.extract(Extraction, messages=MESSAGES, article_id="a", prompt_hash="p", prompt_model=AnyEvents)
+    assert built == [Extraction, AnyEvents] * 2
 
 
 def test_importing_the_client_loads_no_sdk() -> None:
@@ -239,6 +248,66 @@ def test_importing_the_client_loads_no_sdk() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+REPLAY_PROBE = """
+import json, sys
+from pathlib import Path
+from extract.cache import ResponseCache
+from extract.config import Config
+from extract.llm import LLMClient
+from extract.tasks.military import TASK
+config = Config(cache_dir=Path(sys.argv[1]), cache_policy="offline")
+client = LLMClient(config, cache=ResponseCache(config.cache_dir), endpoint=lambda: "", model_identity="test-model")
+result = client.extract(TASK.extraction_model, messages=json.loads(sys.argv[2]), article_id="a#1", prompt_hash="p1")
+print(result.value.events[0].count, sorted(m for m in ("openai", "instructor") if m in sys.modules))
+"""
+
+
+def test_a_call_the_cache_answers_loads_no_sdk(tmp_path: Path) -> None:
+    """The request template is kept in the cache folder and a valid answer is read by pydantic:
+    a replay never imports instructor or openai (about a second of every command)."""
+    extract(fake_client(tmp_path, FakeServer([VALID])))
+    probe = [sys.executable, "-c", REPLAY_PROBE, str(tmp_path / "cache"), json.dumps(MESSAGES)]
+    result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2500 []"
+
+
+def test_a_replayed_invalid_answer_keeps_the_reason_it_was_stored_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
+    live = extract(fake_client(tmp_path, server))
+    parsed: list[str] = []
+    original = LLMClient._parse
+    monkeypatch.setattr(LLMClient, "_parse", lambda self, model, response, **kw: parsed.append(response["content"]) or original(self, model, response, **kw))
+    replayed = extract(fake_client(tmp_path, server, cache_policy="offline"))
+    # Only the valid answer is parsed again; the reask is the recorded one (same keys, no request).
+    assert parsed == [VALID] and replayed.keys == live.keys and len(server.requests) == 2
+    assert replayed.value == live.value
+
+
+def test_pydantic_reads_every_recorded_answer_as_instructor_does(tmp_path: Path) -> None:
+    """Every answer of the committed recordings (windows, detect and fill calls): a valid one gives the
+    same events read by pydantic alone as through instructor, and an invalid one is invalid to both."""
+    client = fake_client(tmp_path, FakeServer([]))
+    models = {"window": Extraction, "detect": TASK.detection_model, **{f"fill {t}": m for t, m in TASK.fill_models.items()}}
+    checked = 0
+    for snapshot in ("responses.jsonl", "dev.responses.jsonl"):
+        for record in ResponseCache(tmp_path / "none", snapshots=[RECORDINGS / snapshot]).records():
+            label = record["request"]["label"].rsplit(" ", 1)[0]
+            if label not in models:
+                continue
+            model, response = models[label], record["response"]
+            instructed = client._instructor_model(model)
+            try:
+                slow = model.model_validate(instructed.from_response(_completion(response, model="m"), mode=client.mode).model_dump())
+            except (IncompleteOutputException, InstructorValidationError, ValueError):  # pydantic's is a ValueError
+                slow = None
+            fast, error = client._parse(model, response, max_tokens=1)
+            assert record["validation"]["ok"] == (slow is not None) == (fast is not None), (record["key"], error)
+            assert fast == slow
+            checked += 1
+    assert checked > 800
 
 
 def test_pending_builds_the_request_extract_sends_and_sends_nothing(tmp_path: Path) -> None:
