@@ -38,6 +38,12 @@ def cache_key(parts: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
 
 
+def canonical_object(encoded: Mapping[str, str]) -> str:
+    """``canonical_json`` of an object whose values are given already encoded (canonical JSON each):
+    the same text, without encoding a big shared value (a schema, the messages) more than once."""
+    return "{" + ",".join(f"{canonical_json(k)}:{v}" for k, v in sorted(encoded.items())) + "}"
+
+
 def read_snapshot(path: Path) -> dict[str, dict[str, Any]]:
     """Load a JSONL snapshot; a truncated or corrupt line is an error naming that line."""
     records: dict[str, dict[str, Any]] = {}

@@ -10,6 +10,7 @@ next request without sending it (batch files: extract.batch).
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import random
 import re
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from extract.cache import ResponseCache, cache_key
+from extract.cache import ResponseCache, cache_key, canonical_json, canonical_object
 from extract.config import Config, redact_url
 from extract.errors import (
     CacheMissError,
@@ -113,6 +114,8 @@ class Request:
     body: dict[str, Any]
     info: dict[str, Any]
     response_model: type[BaseModel]
+    #: The body as canonical JSON, what is posted (None: the SDK encodes ``body``).
+    payload: str | None = None
 
 
 def request_key(body: dict[str, Any], *, model_identity: str, prompt_hash: str, **tag: str) -> str:
@@ -120,6 +123,13 @@ def request_key(body: dict[str, Any], *, model_identity: str, prompt_hash: str, 
     LLMClient, ``client=`` for a RecordingTransport) and the whole body except the model's name."""
     request = {k: v for k, v in body.items() if k != "model"}
     return cache_key({"model": model_identity, "prompts": prompt_hash, **tag, "request": request})
+
+
+def encoded_request_key(encoded: dict[str, str], *, model_identity: str, prompt_hash: str, **tag: str) -> str:
+    """``request_key`` of a body given as its entries' canonical JSON: the same key."""
+    request = canonical_object({k: v for k, v in encoded.items() if k != "model"})
+    parts = {"model": canonical_json(model_identity), "prompts": canonical_json(prompt_hash), "request": request}
+    return hashlib.sha256(canonical_object(parts | {k: canonical_json(v) for k, v in tag.items()}).encode()).hexdigest()
 
 
 def parse_completion(data: dict[str, Any]) -> ChatCompletion:
@@ -191,15 +201,20 @@ class _CachedCalls:
             )
         return record
 
-    def _request_info(self, body: dict[str, Any], *, article_id: str, label: str, prompt_hash: str) -> dict[str, Any]:
-        """What is stored of a request besides its key: what it was for, never the messages themselves."""
+    def _request_info(
+        self, body: dict[str, Any], *, article_id: str, label: str, prompt_hash: str, messages_json: str | None = None
+    ) -> dict[str, Any]:
+        """What is stored of a request besides its key: what it was for, never the messages themselves
+        (``messages_json``: their canonical JSON, when the caller has it already)."""
+        if messages_json is None:
+            messages_json = canonical_json(body.get("messages"))
         return {
             "article_id": article_id,
             "label": label,
             "model": self.model_identity,
             "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
             "prompts": prompt_hash,
-            "messages_sha256": cache_key({"m": body.get("messages")}),
+            "messages_sha256": hashlib.sha256(f'{{"m":{messages_json}}}'.encode()).hexdigest(),  # cache_key({"m": ...})
         }
 
     def _remember(self, key: str, info: dict[str, Any], response: dict[str, Any], *, error: str | None) -> None:
@@ -308,7 +323,8 @@ class LLMClient(_CachedCalls):
         self._http_client = http_client
         self._sdk: openai.OpenAI | None = None
         self._lock = threading.Lock()
-        self._templates: dict[tuple[Any, ...], _Template] = {}
+        #: Each template, with its entries that every call shares already encoded for the body.
+        self._templates: dict[tuple[Any, ...], tuple[_Template, dict[str, str]]] = {}
         self._templates_lock = threading.Lock()
         #: instructor's prepared response models (they parse what plain pydantic does not), built once.
         self._prepared: dict[type[BaseModel], Any] = {}
@@ -339,24 +355,28 @@ class LLMClient(_CachedCalls):
 
     def _prepare(
         self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, messages: list[dict[str, str]]
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], dict[str, str]]:
         """instructor's request kwargs for ``messages``, from a template built once per response
         model, prompt model and roles (instructor rebuilds the whole schema twice on every call),
-        and kept in the cache folder, so a run the cache answers never imports instructor."""
+        and kept in the cache folder, so a run the cache answers never imports instructor; with the
+        body entries every call of the template shares (the schema), encoded once."""
         if not _templatable(messages):
-            return self._instruct(response_model, prompt_model, messages)[1]
+            return self._instruct(response_model, prompt_model, messages)[1], {}
         roles = tuple(m["role"] for m in messages)
         with self._templates_lock:
-            template = self._templates.get((response_model, prompt_model, roles))
-            if template is None:
+            built = self._templates.get((response_model, prompt_model, roles))
+            if built is None:
                 key = self._template_key(response_model, prompt_model, roles)
                 template = _Template.from_json(self.cache.template(key))
                 if template is None:
                     probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
                     template = _Template.build(self._instruct(response_model, prompt_model, probe)[1])
                     self.cache.put_template(key, template.to_json())
-                self._templates[(response_model, prompt_model, roles)] = template
-        return template.fill(messages)
+                shared = {k: v for k, v in self._body(template.kwargs, max_tokens=None).items() if k in template.kwargs}
+                built = template, {k: canonical_json(v) for k, v in shared.items() if k not in template.holed}
+                self._templates[(response_model, prompt_model, roles)] = built
+        template, fixed = built
+        return template.fill(messages), fixed
 
     def _template_key(
         self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, roles: tuple[str, ...]
@@ -392,8 +412,15 @@ class LLMClient(_CachedCalls):
             body["response_format"] = {"type": "json_object", "schema": fmt["json_schema"]["schema"]}
         return body
 
-    def _key(self, body: dict[str, Any], prompt_hash: str) -> str:
-        return request_key(body, model_identity=self.model_identity, prompt_hash=prompt_hash, mode=self.config.mode)
+    def _key(self, encoded: dict[str, str], prompt_hash: str) -> str:
+        """``request_key`` of the body (encoded by ``_encode``)."""
+        return encoded_request_key(encoded, model_identity=self.model_identity, prompt_hash=prompt_hash, mode=self.config.mode)
+
+    @staticmethod
+    def _encode(body: dict[str, Any], fixed: dict[str, str]) -> dict[str, str]:
+        """Each body entry as canonical JSON, taking the template's shared ones as encoded: the key,
+        the record's messages hash and the posted payload all come from this one encoding."""
+        return {k: fixed[k] if k in fixed else canonical_json(v) for k, v in body.items()}
 
     def _send(self, request: Request) -> tuple[dict[str, Any], float]:
         """POST one request: at most 1 + max_retries attempts, retrying timeouts, connection failures,
@@ -408,7 +435,8 @@ class LLMClient(_CachedCalls):
             try:
                 # The body is complete and plain JSON: posting it as is skips the SDK's walk of
                 # every field (``chat.completions.create`` spends half the harness CPU there).
-                completion = client.post("/chat/completions", body=request.body, cast_to=ChatCompletion)
+                payload = request.payload.encode() if request.payload is not None else request.body
+                completion = client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
             except openai.APIConnectionError as e:  # APITimeoutError is one
                 error, wait = self._down(e, article_id=request.info["article_id"], attempt=attempt), None
                 if attempt == attempts:
@@ -590,11 +618,12 @@ class LLMClient(_CachedCalls):
         send: Callable[[Request], tuple[dict[str, Any], float]],
     ) -> Result[T]:
         """The attempts of one call: each looked up in the cache first, sent (``send``) on a miss."""
-        kwargs = self._prepare(response_model, prompt_model, messages)
+        kwargs, fixed = self._prepare(response_model, prompt_model, messages)
         usage, keys, error = Usage(), [], ""
         for attempt in range(1, self.config.max_reasks + 2):
             body = self._body(kwargs, max_tokens=max_tokens)
-            key = self._key(body, prompt_hash)
+            encoded = self._encode(body, fixed)
+            key = self._key(encoded, prompt_hash)
             keys.append(key)
             record = self._lookup(key, article_id=article_id, label=label, prompt_hash=prompt_hash)
             if record is not None:
@@ -602,11 +631,10 @@ class LLMClient(_CachedCalls):
                 usage.count(response, cached=True)
                 value, error = self._replayed(record, response_model, max_tokens=body["max_tokens"])
             else:
-                info = self._request_info(body, article_id=article_id, label=label, prompt_hash=prompt_hash) | {
-                    "attempt": attempt,
-                    "mode": self.config.mode,
-                }
-                request = Request(key=key, body=body, info=info, response_model=response_model)
+                info = self._request_info(
+                    body, article_id=article_id, label=label, prompt_hash=prompt_hash, messages_json=encoded["messages"]
+                ) | {"attempt": attempt, "mode": self.config.mode}
+                request = Request(key, body, info, response_model, payload=canonical_object(encoded))
                 try:
                     response, seconds = send(request)
                 except LLMError as e:
@@ -622,6 +650,7 @@ class LLMClient(_CachedCalls):
 
             completion = _completion(response, model=self.config.model)
             kwargs = handle_reask_kwargs(copy.deepcopy(kwargs), self.mode, completion, ValueError(error))
+            fixed = {}  # a reask's body is instructor's: encoded whole
         raise InvalidOutputError(
             f"no valid output for article {article_id} after {len(keys)} attempts: {error}",
             article_id=article_id,

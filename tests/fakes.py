@@ -67,11 +67,14 @@ class FakeServer:
     replies: list[Reply]
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[httpx.Headers] = field(default_factory=list)
+    #: The bytes of each request body, as posted.
+    raw: list[bytes] = field(default_factory=list)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         self.requests.append(body)
         self.headers.append(request.headers)
+        self.raw.append(request.content)
         reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
         if callable(reply):
             reply = reply(body)

@@ -16,7 +16,7 @@ import pytest
 from instructor.core.exceptions import IncompleteOutputException
 from instructor.core.exceptions import ValidationError as InstructorValidationError
 
-from extract.cache import ResponseCache
+from extract.cache import ResponseCache, cache_key, canonical_json
 from extract.config import (
     DEFAULT_TIMEOUT_S,
     ENV_TIMEOUT,
@@ -34,7 +34,7 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
-from extract.llm import RESUME_HINT, LLMClient, _completion
+from extract.llm import RESUME_HINT, LLMClient, _completion, request_key
 from extract.schema import AnyEvents
 from extract.tasks.military import TASK
 
@@ -218,9 +218,25 @@ def test_the_template_gives_exactly_what_instructor_gives(tmp_path: Path, mode: 
         changed = copy.deepcopy(messages)
         changed[-1]["content"] = text
         direct = client._instruct(Extraction, prompt_model, changed)[1]
-        assert client._prepare(Extraction, prompt_model, changed) == direct
+        assert client._prepare(Extraction, prompt_model, changed)[0] == direct
         # A new client over the same cache folder fills the template kept there.
-        assert fake_client(tmp_path, FakeServer([VALID]), mode=mode)._prepare(Extraction, prompt_model, changed) == direct
+        assert fake_client(tmp_path, FakeServer([VALID]), mode=mode)._prepare(Extraction, prompt_model, changed)[0] == direct
+
+
+@pytest.mark.parametrize("llama_cpp", [True, False])
+def test_the_key_and_payload_of_one_encoding_are_those_of_the_whole_body(tmp_path: Path, llama_cpp: bool) -> None:
+    """The key, the record's messages hash and the posted bytes come from one encoding of the body (the
+    schema encoded once per template): the same key as ``request_key`` of the body, the same JSON."""
+    server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
+    client = fake_client(tmp_path, server, llama_cpp=llama_cpp)
+    result = extract(client, FEW_SHOT)  # a first attempt, then instructor's reask
+    records = {r["key"]: r for r in client.cache.records()}
+    assert len(server.requests) == 2 and list(records) == sorted(result.keys)
+    for body, key in zip(server.requests, result.keys):
+        assert key == request_key(body, model_identity="test-model", prompt_hash="p1", mode=client.config.mode)
+        assert records[key]["request"]["messages_sha256"] == cache_key({"m": body["messages"]})
+    assert server.raw[0] == canonical_json(server.requests[0]).encode()
+    assert server.headers[0]["content-type"] == "application/json"
 
 
 def test_instructor_builds_the_request_once_per_client_and_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -253,7 +269,7 @@ def test_importing_the_client_loads_no_sdk() -> None:
 REPLAY_PROBE = """
 import json, sys
 from pathlib import Path
-from extract.cache import ResponseCache
+from extract.cache import ResponseCache, cache_key, canonical_json
 from extract.config import Config
 from extract.llm import LLMClient
 from extract.tasks.military import TASK
