@@ -130,6 +130,7 @@ class ResponseCache:
         return {
             "directory": str(self.directory),
             "entries": len(self.store),
+            "templates": len(list((self.directory / TEMPLATES).glob("*.json"))),
             "bytes": sum(p.stat().st_size for p in self.directory.rglob("*") if p.is_file()),
             "eviction_policy": self.store.eviction_policy,
             "snapshots": {str(p): len(layer) for p, layer in zip(self.snapshots, self._layers)},

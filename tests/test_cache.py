@@ -222,6 +222,10 @@ def test_stats_and_clear(cache: ResponseCache, tmp_path: Path) -> None:
     assert stats["directory"] == str(tmp_path / "store")
     assert stats["bytes"] > 0
     assert stats["snapshots"] == {}
+    assert stats["templates"] == 0
+    cache.put_template("t1", {"format": "x"})
+    assert cache.template("t1") == {"format": "x"} and cache.stats()["templates"] == 1
+    assert cache.template("t2") is None
     assert cache.clear() == 3
     assert cache.stats()["entries"] == 0
     assert cache.get("k0") is None
