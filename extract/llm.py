@@ -282,6 +282,13 @@ class _Template:
         return {**self.kwargs, **{k: _fill(self.kwargs[k], contents) for k in self.holed}}
 
 
+def _instructor_version() -> str:
+    """instructor's version, read without importing it."""
+    from importlib.metadata import version
+
+    return version("instructor")
+
+
 def _templatable(messages: list[dict[str, str]]) -> bool:
     """Whether instructor's request for these messages depends on their roles alone: plain,
     non-empty text messages (instructor treats empty or structured content differently)."""
@@ -326,6 +333,8 @@ class LLMClient(_CachedCalls):
         #: Each template, with its entries that every call shares already encoded for the body.
         self._templates: dict[tuple[Any, ...], tuple[_Template, dict[str, str]]] = {}
         self._templates_lock = threading.Lock()
+        #: instructor's reask as a template (empty kwargs: a mode whose reask is not one), built once.
+        self._reask_template: _Template | None = None
         #: instructor's prepared response models (they parse what plain pydantic does not), built once.
         self._prepared: dict[type[BaseModel], Any] = {}
         #: Timeouts and connection failures in a row, over every call of this client.
@@ -378,15 +387,40 @@ class LLMClient(_CachedCalls):
         template, fixed = built
         return template.fill(messages), fixed
 
+    def _reask(
+        self, kwargs: dict[str, Any], fixed: dict[str, str], *, content: str | None, error: str
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """instructor's reask after an invalid answer: the answer and the correction asked for,
+        appended to the messages, from a template kept like the request templates (so a replayed
+        reask needs no instructor either). A mode whose reask changes more is asked each time."""
+        with self._templates_lock:
+            if self._reask_template is None:
+                key = cache_key({"format": TEMPLATE_FORMAT, "instructor": _instructor_version(), "mode": self.config.mode, "reask": True})
+                template = _Template.from_json(self.cache.template(key))
+                if template is None:
+                    probe = self._instructor_reask({"messages": []}, content=_HOLE.format(0), error=_HOLE.format(1))
+                    template = _Template.build(probe) if probe.keys() == {"messages"} else _Template({}, ())
+                    self.cache.put_template(key, template.to_json())
+                self._reask_template = template
+            template = self._reask_template
+        if not template.kwargs or not content:
+            return self._instructor_reask(copy.deepcopy(kwargs), content=content, error=error), {}
+        added = _fill(template.kwargs["messages"], [content, error])
+        return {**kwargs, "messages": [*kwargs["messages"], *added]}, fixed
+
+    def _instructor_reask(self, kwargs: dict[str, Any], *, content: str | None, error: str) -> dict[str, Any]:
+        from instructor.processing.response import handle_reask_kwargs
+
+        completion = _completion({"content": content, "finish_reason": "stop"}, model=self.config.model)
+        return handle_reask_kwargs(kwargs, self.mode, completion, ValueError(error))
+
     def _template_key(
         self, response_model: type[BaseModel], prompt_model: type[BaseModel] | None, roles: tuple[str, ...]
     ) -> str:
         """Everything instructor's request template depends on: its version, the mode, the roles and
         both models' JSON schemas (their names, fields and docstrings)."""
-        from importlib.metadata import version
-
         schemas = [m.model_json_schema() if m is not None else None for m in (response_model, prompt_model)]
-        recipe = {"instructor": version("instructor"), "mode": self.config.mode, "roles": roles, "schemas": schemas}
+        recipe = {"instructor": _instructor_version(), "mode": self.config.mode, "roles": roles, "schemas": schemas}
         return cache_key({"format": TEMPLATE_FORMAT, **recipe})
 
     def _instruct(
@@ -646,11 +680,7 @@ class LLMClient(_CachedCalls):
                 return Result(value=value, usage=usage, keys=keys)
             if response["finish_reason"] == "length" or attempt > self.config.max_reasks:
                 break  # a reask would only append the runaway output to the prompt
-            from instructor.processing.response import handle_reask_kwargs
-
-            completion = _completion(response, model=self.config.model)
-            kwargs = handle_reask_kwargs(copy.deepcopy(kwargs), self.mode, completion, ValueError(error))
-            fixed = {}  # a reask's body is instructor's: encoded whole
+            kwargs, fixed = self._reask(kwargs, fixed, content=response["content"], error=error)
         raise InvalidOutputError(
             f"no valid output for article {article_id} after {len(keys)} attempts: {error}",
             article_id=article_id,

@@ -223,6 +223,16 @@ def test_the_template_gives_exactly_what_instructor_gives(tmp_path: Path, mode: 
         assert fake_client(tmp_path, FakeServer([VALID]), mode=mode)._prepare(Extraction, prompt_model, changed)[0] == direct
 
 
+@pytest.mark.parametrize("mode", ["json_schema_mode", "json_mode", "markdown_json_mode"])  # the JSON modes: a stored answer is its text
+def test_the_reask_template_gives_exactly_what_instructor_gives(tmp_path: Path, mode: str) -> None:
+    client = fake_client(tmp_path, FakeServer([VALID]), mode=mode)
+    kwargs = client._prepare(Extraction, None, FEW_SHOT)[0]
+    for content, error in (("not json", "bad"), ('{"a": "\\1 \u0000"}', "1 validation error\nevents.0.count"), ("€", "ü")):
+        reask = client._reask(kwargs, {}, content=content, error=error)[0]
+        assert reask == client._instructor_reask(copy.deepcopy(kwargs), content=content, error=error)
+        assert kwargs["messages"] == client._prepare(Extraction, None, FEW_SHOT)[0]["messages"]  # not changed in place
+
+
 @pytest.mark.parametrize("llama_cpp", [True, False])
 def test_the_key_and_payload_of_one_encoding_are_those_of_the_whole_body(tmp_path: Path, llama_cpp: bool) -> None:
     """The key, the record's messages hash and the posted bytes come from one encoding of the body (the
@@ -281,9 +291,9 @@ print(result.value.events[0].count, sorted(m for m in ("openai", "instructor") i
 
 
 def test_a_call_the_cache_answers_loads_no_sdk(tmp_path: Path) -> None:
-    """The request template is kept in the cache folder and a valid answer is read by pydantic:
-    a replay never imports instructor or openai (about a second of every command)."""
-    extract(fake_client(tmp_path, FakeServer([VALID])))
+    """The request and reask templates are kept in the cache folder and a valid answer is read by
+    pydantic: a replay, reask included, never imports instructor or openai (about a second)."""
+    extract(fake_client(tmp_path, FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])))
     probe = [sys.executable, "-c", REPLAY_PROBE, str(tmp_path / "cache"), json.dumps(MESSAGES)]
     result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
