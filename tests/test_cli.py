@@ -29,7 +29,7 @@ _PROMPTS = PromptSet.load(TASK, REPO / "prompts")
 PLANNED = len({
     json.dumps(call.messages)
     for a in load_documents(SEEDS)
-    for call in (*detect.window_calls(a, _PROMPTS), *detect._Work.of(a).detect_calls(_PROMPTS))
+    for call in (*detect.window_calls(a, _PROMPTS), *detect.detect_calls(a, _PROMPTS))
 })  # fmt: skip
 
 
