@@ -269,9 +269,12 @@ class _Template:
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> _Template | None:
         """A template as ``to_json`` wrote it (None: absent, or another format)."""
-        if not data or data.get("format") != TEMPLATE_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != TEMPLATE_FORMAT:
             return None
-        return cls(data["kwargs"], tuple(data["holed"]))
+        kwargs, holed = data.get("kwargs"), data.get("holed")
+        if not isinstance(kwargs, dict) or not isinstance(holed, list) or not set(holed) <= kwargs.keys():
+            return None  # damaged: built again
+        return cls(kwargs, tuple(holed))
 
     def to_json(self) -> dict[str, Any]:
         return {"format": TEMPLATE_FORMAT, "kwargs": self.kwargs, "holed": list(self.holed)}

@@ -300,6 +300,17 @@ def test_a_call_the_cache_answers_loads_no_sdk(tmp_path: Path) -> None:
     assert result.stdout.strip() == "2500 []"
 
 
+@pytest.mark.parametrize("damage", ["{not json", '{"format": "extract.template/1"}', '{"format": "extract.template/1", "kwargs": {}, "holed": ["messages"]}', "[]"])
+def test_a_damaged_template_file_is_built_again(tmp_path: Path, damage: str) -> None:
+    first = extract(fake_client(tmp_path, FakeServer([VALID])))
+    for path in (tmp_path / "cache" / "templates").glob("*.json"):
+        path.write_text(damage, encoding="utf-8")
+    server = FakeServer([VALID])
+    result = extract(fake_client(tmp_path, server, cache_policy="refresh"))
+    assert result.value.events[0].count == 2500 and len(server.requests) == 1 and result.keys == first.keys
+    assert all(json.loads(p.read_text())["format"] == "extract.template/1" for p in (tmp_path / "cache" / "templates").glob("*.json"))
+
+
 def test_a_replayed_invalid_answer_keeps_the_reason_it_was_stored_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
     live = extract(fake_client(tmp_path, server))
