@@ -565,7 +565,7 @@ class LLMClient(_CachedCalls):
         given then (its reask is the one recorded), a valid one is parsed again."""
         validation = record.get("validation") or {"ok": True}
         if not validation["ok"]:
-            return None, validation["error"]
+            return None, validation.get("error") or "invalid output"
         return self._parse(response_model, record["response"], max_tokens=max_tokens)
 
     def _instructor_model(self, response_model: type[BaseModel]) -> Any:
@@ -682,7 +682,7 @@ class LLMClient(_CachedCalls):
             if value is not None:
                 return Result(value=value, usage=usage, keys=keys)
             if response["finish_reason"] == "length" or attempt > self.config.max_reasks:
-                break  # a reask would only append the runaway output to the prompt
+                break  # the last attempt, or a runaway answer: a reask would only append it to the prompt
             kwargs, fixed = self._reask(kwargs, fixed, content=response["content"], error=error)
         raise InvalidOutputError(
             f"no valid output for article {article_id} after {len(keys)} attempts: {error}",
