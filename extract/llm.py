@@ -114,8 +114,6 @@ class Request:
     body: dict[str, Any]
     info: dict[str, Any]
     response_model: type[BaseModel]
-    #: The body as canonical JSON, what is posted (None: the SDK encodes ``body``).
-    payload: str | None = None
 
 
 def request_key(body: dict[str, Any], *, model_identity: str, prompt_hash: str, **tag: str) -> str:
@@ -455,8 +453,8 @@ class LLMClient(_CachedCalls):
 
     @staticmethod
     def _encode(body: dict[str, Any], fixed: dict[str, str]) -> dict[str, str]:
-        """Each body entry as canonical JSON, taking the template's shared ones as encoded: the key,
-        the record's messages hash and the posted payload all come from this one encoding."""
+        """Each body entry as canonical JSON, taking the template's shared ones as encoded: the key
+        and the record's messages hash both come from this one encoding."""
         return {k: fixed[k] if k in fixed else canonical_json(v) for k, v in body.items()}
 
     def _send(self, request: Request) -> tuple[dict[str, Any], float]:
@@ -472,8 +470,9 @@ class LLMClient(_CachedCalls):
             try:
                 # The body is complete and plain JSON: posting it as is skips the SDK's walk of
                 # every field (``chat.completions.create`` spends half the harness CPU there).
-                payload = request.payload.encode() if request.payload is not None else request.body
-                completion = client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+                # Posted in the body's own key order, never sorted: llama.cpp writes its grammar in the
+                # order of the schema's properties, so a sorted schema would put "type" after "evidence".
+                completion = client.post("/chat/completions", body=request.body, cast_to=ChatCompletion)
             except openai.APIConnectionError as e:  # APITimeoutError is one
                 error, wait = self._down(e, article_id=request.info["article_id"], attempt=attempt), None
                 if attempt == attempts:
@@ -671,7 +670,7 @@ class LLMClient(_CachedCalls):
                 info = self._request_info(
                     body, article_id=article_id, label=label, prompt_hash=prompt_hash, messages_json=encoded["messages"]
                 ) | {"attempt": attempt, "mode": self.config.mode}
-                request = Request(key, body, info, response_model, payload=canonical_object(encoded))
+                request = Request(key=key, body=body, info=info, response_model=response_model)
                 try:
                     response, seconds = send(request)
                 except LLMError as e:
