@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class ResponseCache:
         folder = self.directory / TEMPLATES
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            partial = folder / f".{key}.{os.getpid()}.tmp"
+            partial = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
             partial.write_text(canonical_json(template), encoding="utf-8")
             partial.replace(folder / f"{key}.json")
         except OSError:

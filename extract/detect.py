@@ -63,6 +63,11 @@ def fill_types(prompts: PromptSet, *, hybrid: bool) -> tuple[str, ...]:
     return tuple(t for t in task.event_types if not hybrid or t in task.detect_types)
 
 
+def detect_calls(article: Article, prompts: PromptSet) -> list[Call]:
+    """An article's detect calls, one per detect window: the first round of detect-then-fill."""
+    return _Work.of(article).detect_calls(prompts)
+
+
 def window_calls(article: Article, prompts: PromptSet) -> list[Call]:
     """A hybrid run's windows calls, kept for the types it does not fill by detect-then-fill."""
     others = frozenset(prompts.task.event_types) - set(prompts.task.detect_types)

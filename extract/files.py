@@ -1,9 +1,10 @@
-"""Reading text and JSONL files with one-line errors that name the file and the line; where
-compiled templates are kept between runs."""
+"""Reading text and JSONL files with one-line errors that name the file and the line; jinja
+environments whose compiled templates are kept between runs."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,12 +85,17 @@ def yaml_message(error: yaml.YAMLError) -> str:
     return str(error).splitlines()[0]
 
 
+def jinja_environment(loader: jinja2.BaseLoader, **options: Any) -> jinja2.Environment:
+    """A jinja Environment whose compiled templates are kept between runs (in a private folder of
+    the temporary directory), so a run renders its prompts and report without compiling them again.
+    The kept code is keyed by each template's name and source and by ``options``, which change it."""
+    tag = hashlib.sha256(repr(sorted(options.items())).encode()).hexdigest()[:12]
+    return jinja2.Environment(loader=loader, bytecode_cache=_compiled_templates(tag), **options)
+
+
 @functools.cache
-def compiled_templates() -> jinja2.BytecodeCache | None:
-    """jinja's cache of compiled templates, shared by every run (a private folder of the temporary
-    directory, keyed by each template's source): a run renders its prompts and report without
-    compiling them again. None where no such folder can be made safely."""
+def _compiled_templates(tag: str) -> jinja2.BytecodeCache | None:
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return jinja2.FileSystemBytecodeCache(pattern=f"__extract_{tag}_%s.cache")
     except (OSError, RuntimeError):  # jinja refuses a folder another user owns
         return None

@@ -114,8 +114,6 @@ class Request:
     body: dict[str, Any]
     info: dict[str, Any]
     response_model: type[BaseModel]
-    #: The body as canonical JSON, what is posted (None: the SDK encodes ``body``).
-    payload: str | None = None
 
 
 def request_key(body: dict[str, Any], *, model_identity: str, prompt_hash: str, **tag: str) -> str:
@@ -269,9 +267,12 @@ class _Template:
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> _Template | None:
         """A template as ``to_json`` wrote it (None: absent, or another format)."""
-        if not data or data.get("format") != TEMPLATE_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != TEMPLATE_FORMAT:
             return None
-        return cls(data["kwargs"], tuple(data["holed"]))
+        kwargs, holed = data.get("kwargs"), data.get("holed")
+        if not isinstance(kwargs, dict) or not isinstance(holed, list) or not set(holed) <= kwargs.keys():
+            return None  # damaged: built again
+        return cls(kwargs, tuple(holed))
 
     def to_json(self) -> dict[str, Any]:
         return {"format": TEMPLATE_FORMAT, "kwargs": self.kwargs, "holed": list(self.holed)}
@@ -452,8 +453,8 @@ class LLMClient(_CachedCalls):
 
     @staticmethod
     def _encode(body: dict[str, Any], fixed: dict[str, str]) -> dict[str, str]:
-        """Each body entry as canonical JSON, taking the template's shared ones as encoded: the key,
-        the record's messages hash and the posted payload all come from this one encoding."""
+        """Each body entry as canonical JSON, taking the template's shared ones as encoded: the key
+        and the record's messages hash both come from this one encoding."""
         return {k: fixed[k] if k in fixed else canonical_json(v) for k, v in body.items()}
 
     def _send(self, request: Request) -> tuple[dict[str, Any], float]:
@@ -469,8 +470,9 @@ class LLMClient(_CachedCalls):
             try:
                 # The body is complete and plain JSON: posting it as is skips the SDK's walk of
                 # every field (``chat.completions.create`` spends half the harness CPU there).
-                payload = request.payload.encode() if request.payload is not None else request.body
-                completion = client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+                # Posted in the body's own key order, never sorted: llama.cpp writes its grammar in the
+                # order of the schema's properties, so a sorted schema would put "type" after "evidence".
+                completion = client.post("/chat/completions", body=request.body, cast_to=ChatCompletion)
             except openai.APIConnectionError as e:  # APITimeoutError is one
                 error, wait = self._down(e, article_id=request.info["article_id"], attempt=attempt), None
                 if attempt == attempts:
@@ -562,7 +564,7 @@ class LLMClient(_CachedCalls):
         given then (its reask is the one recorded), a valid one is parsed again."""
         validation = record.get("validation") or {"ok": True}
         if not validation["ok"]:
-            return None, validation["error"]
+            return None, validation.get("error") or "invalid output"
         return self._parse(response_model, record["response"], max_tokens=max_tokens)
 
     def _instructor_model(self, response_model: type[BaseModel]) -> Any:
@@ -668,7 +670,7 @@ class LLMClient(_CachedCalls):
                 info = self._request_info(
                     body, article_id=article_id, label=label, prompt_hash=prompt_hash, messages_json=encoded["messages"]
                 ) | {"attempt": attempt, "mode": self.config.mode}
-                request = Request(key, body, info, response_model, payload=canonical_object(encoded))
+                request = Request(key=key, body=body, info=info, response_model=response_model)
                 try:
                     response, seconds = send(request)
                 except LLMError as e:
@@ -679,7 +681,7 @@ class LLMClient(_CachedCalls):
             if value is not None:
                 return Result(value=value, usage=usage, keys=keys)
             if response["finish_reason"] == "length" or attempt > self.config.max_reasks:
-                break  # a reask would only append the runaway output to the prompt
+                break  # the last attempt, or a runaway answer: a reask would only append it to the prompt
             kwargs, fixed = self._reask(kwargs, fixed, content=response["content"], error=error)
         raise InvalidOutputError(
             f"no valid output for article {article_id} after {len(keys)} attempts: {error}",

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from extract.config import EXTRACTORS
 from extract.documents import Article
 from extract.errors import ConfigError, InputError
-from extract.files import compiled_templates
+from extract.files import jinja_environment
 from extract.schema import Event
 from extract.task import Task
 
@@ -118,12 +118,7 @@ class PromptSet:
     @functools.cached_property
     def _env(self) -> jinja2.Environment:
         """One Environment per prompt set: each template is compiled once, not on every call."""
-        return jinja2.Environment(
-            loader=jinja2.DictLoader(self.sources),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            bytecode_cache=compiled_templates(),
-        )
+        return jinja_environment(jinja2.DictLoader(self.sources), undefined=jinja2.StrictUndefined, autoescape=False)
 
     def render(self, name: str, **context: object) -> str:
         try:

@@ -23,7 +23,7 @@ from extract.aliases import Aliases
 from extract.align import Span, align
 from extract.documents import Article
 from extract.errors import InputError
-from extract.files import compiled_templates
+from extract.files import jinja_environment
 from extract.records import read_records
 from extract.schema import Event, slot_value
 from extract.score import (
@@ -694,13 +694,8 @@ def _run_rows(run: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        bytecode_cache=compiled_templates(),
+    return jinja_environment(
+        FileSystemLoader(_TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
     )
 
 

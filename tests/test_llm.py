@@ -16,7 +16,7 @@ import pytest
 from instructor.core.exceptions import IncompleteOutputException
 from instructor.core.exceptions import ValidationError as InstructorValidationError
 
-from extract.cache import ResponseCache, cache_key, canonical_json
+from extract.cache import ResponseCache, cache_key
 from extract.config import (
     DEFAULT_TIMEOUT_S,
     ENV_TIMEOUT,
@@ -234,9 +234,9 @@ def test_the_reask_template_gives_exactly_what_instructor_gives(tmp_path: Path, 
 
 
 @pytest.mark.parametrize("llama_cpp", [True, False])
-def test_the_key_and_payload_of_one_encoding_are_those_of_the_whole_body(tmp_path: Path, llama_cpp: bool) -> None:
-    """The key, the record's messages hash and the posted bytes come from one encoding of the body (the
-    schema encoded once per template): the same key as ``request_key`` of the body, the same JSON."""
+def test_the_key_of_one_encoding_is_that_of_the_whole_body(tmp_path: Path, llama_cpp: bool) -> None:
+    """The key and the record's messages hash come from one encoding of the body (the schema encoded
+    once per template): the same key as ``request_key`` of the body the server got."""
     server = FakeServer(['{"events": [{"type": "troop_level"}]}', VALID])
     client = fake_client(tmp_path, server, llama_cpp=llama_cpp)
     result = extract(client, FEW_SHOT)  # a first attempt, then instructor's reask
@@ -245,7 +245,23 @@ def test_the_key_and_payload_of_one_encoding_are_those_of_the_whole_body(tmp_pat
     for body, key in zip(server.requests, result.keys):
         assert key == request_key(body, model_identity="test-model", prompt_hash="p1", mode=client.config.mode)
         assert records[key]["request"]["messages_sha256"] == cache_key({"m": body["messages"]})
-    assert server.raw[0] == canonical_json(server.requests[0]).encode()
+
+
+@pytest.mark.parametrize("llama_cpp", [True, False])
+def test_the_schema_is_posted_in_the_models_field_order(tmp_path: Path, llama_cpp: bool) -> None:
+    """llama.cpp writes its grammar in the order of the schema's properties. Posted with sorted keys,
+    "evidence" came before "type" and the embedded model chose nearly every type wrong (a whole
+    recording was lost to it): the discriminator must come first, as the models declare it."""
+    server = FakeServer([VALID])
+    extract(fake_client(tmp_path, server, llama_cpp=llama_cpp))
+    posted = json.loads(server.raw[0])  # json keeps the order of the bytes
+    fmt = posted["response_format"]
+    schema = fmt["schema"] if llama_cpp else fmt["json_schema"]["schema"]
+    for name, cls in TASK.by_type.items():
+        definition = schema["$defs"][cls.__name__]
+        assert list(definition["properties"]) == list(cls.model_fields), name
+        assert list(definition["properties"])[0] == "type"
+    assert list(posted) == list(server.requests[0])  # the body's own order, not sorted
     assert server.headers[0]["content-type"] == "application/json"
 
 
@@ -279,7 +295,7 @@ def test_importing_the_client_loads_no_sdk() -> None:
 REPLAY_PROBE = """
 import json, sys
 from pathlib import Path
-from extract.cache import ResponseCache, cache_key, canonical_json
+from extract.cache import ResponseCache
 from extract.config import Config
 from extract.llm import LLMClient
 from extract.tasks.military import TASK
@@ -298,6 +314,17 @@ def test_a_call_the_cache_answers_loads_no_sdk(tmp_path: Path) -> None:
     result = subprocess.run(probe, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2500 []"
+
+
+@pytest.mark.parametrize("damage", ["{not json", '{"format": "extract.template/1"}', '{"format": "extract.template/1", "kwargs": {}, "holed": ["messages"]}', "[]"])
+def test_a_damaged_template_file_is_built_again(tmp_path: Path, damage: str) -> None:
+    first = extract(fake_client(tmp_path, FakeServer([VALID])))
+    for path in (tmp_path / "cache" / "templates").glob("*.json"):
+        path.write_text(damage, encoding="utf-8")
+    server = FakeServer([VALID])
+    result = extract(fake_client(tmp_path, server, cache_policy="refresh"))
+    assert result.value.events[0].count == 2500 and len(server.requests) == 1 and result.keys == first.keys
+    assert all(json.loads(p.read_text())["format"] == "extract.template/1" for p in (tmp_path / "cache" / "templates").glob("*.json"))
 
 
 def test_a_replayed_invalid_answer_keeps_the_reason_it_was_stored_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
