@@ -97,7 +97,8 @@ class ResponseCache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             partial = folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
-            partial.write_text(canonical_json(template), encoding="utf-8")
+            # In its own key order, never sorted: a schema's property order is the grammar's order.
+            partial.write_text(json.dumps(template, ensure_ascii=False), encoding="utf-8")
             partial.replace(folder / f"{key}.json")
         except OSError:
             pass

@@ -247,7 +247,7 @@ def _fill(value: Any, contents: list[str]) -> Any:
 
 
 #: The format of a request template kept in the cache folder.
-TEMPLATE_FORMAT = "extract.template/1"
+TEMPLATE_FORMAT = "extract.template/2"  # 1: written with sorted keys, which reordered the schema: never read
 
 
 @dataclass(frozen=True)

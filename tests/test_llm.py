@@ -34,7 +34,7 @@ from extract.errors import (
     LLMError,
     ServerUnreachableError,
 )
-from extract.llm import RESUME_HINT, LLMClient, _completion, request_key
+from extract.llm import RESUME_HINT, TEMPLATE_FORMAT, LLMClient, _completion, request_key
 from extract.schema import AnyEvents
 from extract.tasks.military import TASK
 
@@ -253,15 +253,17 @@ def test_the_schema_is_posted_in_the_models_field_order(tmp_path: Path, llama_cp
     "evidence" came before "type" and the embedded model chose nearly every type wrong (a whole
     recording was lost to it): the discriminator must come first, as the models declare it."""
     server = FakeServer([VALID])
-    extract(fake_client(tmp_path, server, llama_cpp=llama_cpp))
-    posted = json.loads(server.raw[0])  # json keeps the order of the bytes
-    fmt = posted["response_format"]
-    schema = fmt["schema"] if llama_cpp else fmt["json_schema"]["schema"]
-    for name, cls in TASK.by_type.items():
-        definition = schema["$defs"][cls.__name__]
-        assert list(definition["properties"]) == list(cls.model_fields), name
-        assert list(definition["properties"])[0] == "type"
-    assert list(posted) == list(server.requests[0])  # the body's own order, not sorted
+    extract(fake_client(tmp_path, server, llama_cpp=llama_cpp))  # builds the template
+    extract(fake_client(tmp_path, server, llama_cpp=llama_cpp, cache_policy="refresh"))  # reads it from the cache folder
+    assert len(server.raw) == 2
+    for raw in server.raw:
+        posted = json.loads(raw)  # json keeps the order of the bytes
+        fmt = posted["response_format"]
+        schema = fmt["schema"] if llama_cpp else fmt["json_schema"]["schema"]
+        for name, cls in TASK.by_type.items():
+            definition = schema["$defs"][cls.__name__]
+            assert list(definition["properties"]) == list(cls.model_fields), name
+            assert list(definition["properties"])[0] == "type"
     assert server.headers[0]["content-type"] == "application/json"
 
 
@@ -316,7 +318,7 @@ def test_a_call_the_cache_answers_loads_no_sdk(tmp_path: Path) -> None:
     assert result.stdout.strip() == "2500 []"
 
 
-@pytest.mark.parametrize("damage", ["{not json", '{"format": "extract.template/1"}', '{"format": "extract.template/1", "kwargs": {}, "holed": ["messages"]}', "[]"])
+@pytest.mark.parametrize("damage", ["{not json", '{"format": "extract.template/2"}', '{"format": "extract.template/2", "kwargs": {}, "holed": ["messages"]}', "[]"])
 def test_a_damaged_template_file_is_built_again(tmp_path: Path, damage: str) -> None:
     first = extract(fake_client(tmp_path, FakeServer([VALID])))
     for path in (tmp_path / "cache" / "templates").glob("*.json"):
@@ -324,7 +326,7 @@ def test_a_damaged_template_file_is_built_again(tmp_path: Path, damage: str) -> 
     server = FakeServer([VALID])
     result = extract(fake_client(tmp_path, server, cache_policy="refresh"))
     assert result.value.events[0].count == 2500 and len(server.requests) == 1 and result.keys == first.keys
-    assert all(json.loads(p.read_text())["format"] == "extract.template/1" for p in (tmp_path / "cache" / "templates").glob("*.json"))
+    assert all(json.loads(p.read_text())["format"] == TEMPLATE_FORMAT for p in (tmp_path / "cache" / "templates").glob("*.json"))
 
 
 def test_a_replayed_invalid_answer_keeps_the_reason_it_was_stored_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
