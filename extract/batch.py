@@ -131,7 +131,9 @@ def export_batch(
                     keys.add(request.key)
                     pending.put(request, task=task_spec)
                     line = {"custom_id": request.key, "method": "POST", "url": BATCH_URL, "body": request.body}
-                    f.write(canonical_json(line) + "\n")
+                    # In the body's own key order, never sorted: an engine's grammar follows the order of
+                    # the schema's properties, and the discriminator "type" must come first.
+                    f.write(json.dumps(line, ensure_ascii=False) + "\n")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -45,6 +45,11 @@ def canonical_object(encoded: Mapping[str, str]) -> str:
     return "{" + ",".join(f"{canonical_json(k)}:{v}" for k, v in sorted(encoded.items())) + "}"
 
 
+def encoded_key(encoded: Mapping[str, str]) -> str:
+    """``cache_key`` of an object whose values are given already encoded: the same key."""
+    return hashlib.sha256(canonical_object(encoded).encode()).hexdigest()
+
+
 def read_snapshot(path: Path) -> dict[str, dict[str, Any]]:
     """Load a JSONL snapshot; a truncated or corrupt line is an error naming that line."""
     records: dict[str, dict[str, Any]] = {}

@@ -10,7 +10,6 @@ next request without sending it (batch files: extract.batch).
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import random
 import re
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from extract.cache import ResponseCache, cache_key, canonical_json, canonical_object
+from extract.cache import ResponseCache, cache_key, canonical_json, canonical_object, encoded_key
 from extract.config import Config, redact_url
 from extract.errors import (
     CacheMissError,
@@ -127,7 +126,7 @@ def encoded_request_key(encoded: dict[str, str], *, model_identity: str, prompt_
     """``request_key`` of a body given as its entries' canonical JSON: the same key."""
     request = canonical_object({k: v for k, v in encoded.items() if k != "model"})
     parts = {"model": canonical_json(model_identity), "prompts": canonical_json(prompt_hash), "request": request}
-    return hashlib.sha256(canonical_object(parts | {k: canonical_json(v) for k, v in tag.items()}).encode()).hexdigest()
+    return encoded_key(parts | {k: canonical_json(v) for k, v in tag.items()})
 
 
 def parse_completion(data: dict[str, Any]) -> ChatCompletion:
@@ -212,7 +211,7 @@ class _CachedCalls:
             "model": self.model_identity,
             "params": {k: body.get(k) for k in ("max_tokens", "seed", "temperature")},
             "prompts": prompt_hash,
-            "messages_sha256": hashlib.sha256(f'{{"m":{messages_json}}}'.encode()).hexdigest(),  # cache_key({"m": ...})
+            "messages_sha256": encoded_key({"m": messages_json}),  # cache_key({"m": messages})
         }
 
     def _remember(self, key: str, info: dict[str, Any], response: dict[str, Any], *, error: str | None) -> None:
@@ -376,12 +375,11 @@ class LLMClient(_CachedCalls):
         with self._templates_lock:
             built = self._templates.get((response_model, prompt_model, roles))
             if built is None:
-                key = self._template_key(response_model, prompt_model, roles)
-                template = _Template.from_json(self.cache.template(key))
-                if template is None:
-                    probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
-                    template = _Template.build(self._instruct(response_model, prompt_model, probe)[1])
-                    self.cache.put_template(key, template.to_json())
+                probe = [{"role": r, "content": _HOLE.format(i)} for i, r in enumerate(roles)]
+                template = self._kept_template(
+                    self._template_key(response_model, prompt_model, roles),
+                    lambda: _Template.build(self._instruct(response_model, prompt_model, probe)[1]),
+                )
                 shared = {k: v for k, v in self._body(template.kwargs, max_tokens=None).items() if k in template.kwargs}
                 built = template, {k: canonical_json(v) for k, v in shared.items() if k not in template.holed}
                 self._templates[(response_model, prompt_model, roles)] = built
@@ -396,18 +394,26 @@ class LLMClient(_CachedCalls):
         reask needs no instructor either). A mode whose reask changes more is asked each time."""
         with self._templates_lock:
             if self._reask_template is None:
-                key = cache_key({"format": TEMPLATE_FORMAT, "instructor": _instructor_version(), "mode": self.config.mode, "reask": True})
-                template = _Template.from_json(self.cache.template(key))
-                if template is None:
+
+                def build() -> _Template:
                     probe = self._instructor_reask({"messages": []}, content=_HOLE.format(0), error=_HOLE.format(1))
-                    template = _Template.build(probe) if probe.keys() == {"messages"} else _Template({}, ())
-                    self.cache.put_template(key, template.to_json())
-                self._reask_template = template
+                    return _Template.build(probe) if probe.keys() == {"messages"} else _Template({}, ())
+
+                key = cache_key({"format": TEMPLATE_FORMAT, "instructor": _instructor_version(), "mode": self.config.mode, "reask": True})
+                self._reask_template = self._kept_template(key, build)
             template = self._reask_template
         if not template.kwargs or not content:
             return self._instructor_reask(copy.deepcopy(kwargs), content=content, error=error), {}
         added = _fill(template.kwargs["messages"], [content, error])
         return {**kwargs, "messages": [*kwargs["messages"], *added]}, fixed
+
+    def _kept_template(self, key: str, build: Callable[[], _Template]) -> _Template:
+        """The template kept in the cache folder under ``key``, else ``build()``'s, kept there."""
+        template = _Template.from_json(self.cache.template(key))
+        if template is None:
+            template = build()
+            self.cache.put_template(key, template.to_json())
+        return template
 
     def _instructor_reask(self, kwargs: dict[str, Any], *, content: str | None, error: str) -> dict[str, Any]:
         from instructor.processing.response import handle_reask_kwargs
