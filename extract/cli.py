@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 
 from extract.config import (
+    BENCH_STRATEGIES,
     DEFAULT_TIMEOUT_S,
     ENV_BASE_URL,
     ENV_MODEL,
@@ -433,7 +434,7 @@ def run(
 def bench(
     input: InputArgument = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Benchmark folder.")] = Path("runs/bench"),
-    strategies: Annotated[str, typer.Option(help=f"Comma-separated: {', '.join(STRATEGIES)}.")] = ",".join(STRATEGIES),
+    strategies: Annotated[str, typer.Option(help=f"Comma-separated, of: {', '.join(STRATEGIES)}.")] = ",".join(BENCH_STRATEGIES),
     offline: Annotated[bool, typer.Option(help="Never call a model: a cache miss is an error.")] = False,
     refresh: Annotated[bool, typer.Option(help="Call the model even when cached, and overwrite.")] = False,
     task: TaskOption = None,

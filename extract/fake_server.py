@@ -16,11 +16,12 @@ from typing import Any
 
 _SENTENCE = re.compile(r"[^.!?\n]*\d[\d,]*[^.!?\n]*[.!?]")
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
+_TAGS = re.compile(r"</?article>")
 
 
 def answer(body: dict[str, Any]) -> str:
     """The fake model's answer to a request body: JSON events for the window it asks about."""
-    window = body["messages"][-1]["content"].partition("\n\n")[2]
+    window = _TAGS.sub("", body["messages"][-1]["content"].partition("\n")[2])  # the text after the header line
     sentence = _SENTENCE.search(window)
     if sentence is None:
         return json.dumps({"events": []})

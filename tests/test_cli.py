@@ -38,7 +38,8 @@ def first_sentence_event(body: dict) -> str:
     (and no type in a detect call)."""
     if asks_for_types(body):
         return json.dumps({"types": []})
-    header, _, text = body["messages"][-1]["content"].partition("\n\n")
+    header, _, text = body["messages"][-1]["content"].partition("\n")
+    text = text.removeprefix("<article>").removesuffix("</article>")
     if "part 1 of" not in header:
         return json.dumps({"events": []})
     sentence = text.strip().split("\n")[0]
