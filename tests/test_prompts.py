@@ -95,8 +95,9 @@ def test_window_messages_order_and_content(article: Article) -> None:
     assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system
     assert all((PROMPTS / f"types/{t}.j2").read_text(encoding="utf-8").strip() in system for t in EVENT_TYPES)
     assert question.startswith(f"Article {article.id} (published 2021-01-15), part 1 of 3:")
-    assert question.endswith(article.text[:200].strip()) and article.text[200:260] not in question
-    assert messages[1]["content"].endswith(examples[0].text) and examples[0].events[0].evidence in messages[2]["content"]
+    # The article is framed as data, between tags, in the window and in every few-shot turn.
+    assert question.endswith(f"<article>\n{article.text[:200].strip()}\n</article>") and article.text[200:260] not in question
+    assert messages[1]["content"].endswith(f"<article>\n{examples[0].text}\n</article>") and examples[0].events[0].evidence in messages[2]["content"]
     assert window(prompts, article) == messages
 
 
