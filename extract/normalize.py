@@ -27,7 +27,12 @@ from extract.aliases import Aliases
 from extract.schema import Event, Location
 from extract.task import Task
 
-_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s+(million|thousand))?", re.IGNORECASE)
+#: What makes a written number no count: an ordinal or a model number ("45th", "F-16"), or a
+#: length of time or distance ("a seven-week campaign", "a 30-day deadline").
+_NOT_A_COUNT = r"(?![a-z\d]|[.,]\d|-(?:[a-z]+-)?(?:second|minute|hour|day|week|month|year|mile|kilometre|kilometer|km|metre|meter|foot|feet)s?\b)"
+_NUMBER = re.compile(
+    rf"(?<![\w.])(?<![a-z]-)(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?){_NOT_A_COUNT}(?:\s+(million|thousand))?", re.IGNORECASE
+)
 _WORDS = {
     w: n
     for n, w in enumerate(
@@ -55,9 +60,9 @@ def numbers_in(text: str) -> set[int]:
         if value.is_integer():
             found.add(int(value))
     words = alpha2digit(_NUMBER.sub(" # ", text), "en")  # digits masked: "1.2 million" is read above
-    found.update(int(d) for d in re.findall(r"(?<![\w.,])\d+(?![\w.,]\d)", words))
+    found.update(int(d) for d in re.findall(rf"(?<![\w.,])(?<![a-z]-)\d+{_NOT_A_COUNT}", words, re.IGNORECASE))
     lowered = words.lower()
-    found.update(n for w, n in _WORDS.items() if re.search(rf"\b{w}\b", lowered))
+    found.update(n for w, n in _WORDS.items() if re.search(rf"\b{w}\b{_NOT_A_COUNT}", lowered))
     return found
 
 

@@ -35,6 +35,14 @@ ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliase
         ("more than one hundred and twenty operations", {120}),
         ("two thousand soldiers and fifty-four dead", {2000, 54}),
         ("a dozen rockets", {12}),
+        # Ordinals, model numbers and lengths of time or distance are no counts.
+        ("the 45th Armoured Brigade and the 3rd Division", set()),
+        ("the seventh week", set()),
+        ("a seven-week campaign after a 30-day deadline", set()),
+        ("a twenty-five-day siege", set()),
+        ("F-16 jets and MQ-9 drones", set()),
+        ("a 1,000-strong force", {1000}),  # a compound that is a count
+        ("2,000-3,000 troops", {2000, 3000}),
     ],
 )
 def test_numbers_in(text: str, expected: set[int]) -> None:
