@@ -362,7 +362,7 @@ def test_pydantic_reads_every_recorded_answer_as_instructor_does(tmp_path: Path)
             assert record["validation"]["ok"] == (slow is not None) == (fast is not None), (record["key"], error)
             assert fast == slow
             checked += 1
-    assert checked > 800
+    assert checked > 550  # the windows, detect and fill answers of both sets
 
 
 def test_pending_builds_the_request_extract_sends_and_sends_nothing(tmp_path: Path) -> None:
