@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from extract.errors import ConfigError, InputError
 from extract.files import jinja_environment
 from extract.schema import Event
 from extract.task import Task
+
+#: The tags that frame an article's text in the windows, detect and fill prompts.
+_FRAME_TAG = re.compile(r"<(/?)(article)>", re.IGNORECASE)
+
+
+def as_data(text: str) -> str:
+    """An article's text as it goes between its tags: a frame tag inside it is broken ("</ article>"),
+    so the text cannot close its frame and speak as the prompt. Other texts are unchanged."""
+    return _FRAME_TAG.sub(r"<\1 \2>", text)
 
 EXAMPLES_FORMAT = "extract.examples/1"
 #: The strategy whose templates every task must have; the others (detect, the benchmark's baselines) are optional.
@@ -130,7 +140,7 @@ class PromptSet:
         """Chat messages for one window of an article: rules and type definitions, the few-shot
         examples as earlier turns (together a prefix shared by every call of a run), then the window."""
         text = article.text[start:end].strip()
-        window = self.render("window.j2", article=article, part=part, parts=parts, text=text)
+        window = self.render("window.j2", article=article, part=part, parts=parts, text=as_data(text))
         return [*self._window_prefix, {"role": "user", "content": window}]
 
     @functools.cached_property
@@ -161,7 +171,7 @@ class PromptSet:
 
     def detect_messages(self, article: Article, text: str) -> list[dict[str, str]]:
         """Chat messages that ask which types of event a passage reports."""
-        window = self.render("detect.j2", published=article.published, text=text)
+        window = self.render("detect.j2", published=article.published, text=as_data(text))
         return [*self._detect_prefix, {"role": "user", "content": window}]
 
     @functools.cached_property
@@ -182,7 +192,7 @@ class PromptSet:
 
     def fill_messages(self, article: Article, event_type: str, *, text: str, context: str) -> list[dict[str, str]]:
         """Chat messages that ask for one type's events in a passage, after its context."""
-        user = self.render("fill.j2", context=context, published=article.published, text=text)
+        user = self.render("fill.j2", context=as_data(context), published=article.published, text=as_data(text))
         return [*self._fill_prefixes[event_type], {"role": "user", "content": user}]
 
     def naive_messages(self, article: Article) -> list[dict[str, str]]:
