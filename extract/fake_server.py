@@ -19,9 +19,15 @@ _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+|\d+")
 _TAGS = re.compile(r"</?article>")
 
 
+def window_of(body: dict[str, Any]) -> tuple[str, str]:
+    """The header line of the window a request asks about, and the window's text without its frame tags."""
+    header, _, text = body["messages"][-1]["content"].partition("\n")
+    return header, _TAGS.sub("", text)
+
+
 def answer(body: dict[str, Any]) -> str:
     """The fake model's answer to a request body: JSON events for the window it asks about."""
-    window = _TAGS.sub("", body["messages"][-1]["content"].partition("\n")[2])  # the text after the header line
+    _, window = window_of(body)
     sentence = _SENTENCE.search(window)
     if sentence is None:
         return json.dumps({"events": []})

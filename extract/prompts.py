@@ -33,6 +33,7 @@ def as_data(text: str) -> str:
     so the text cannot close its frame and speak as the prompt. Other texts are unchanged."""
     return _FRAME_TAG.sub(r"<\1 \2>", text)
 
+
 EXAMPLES_FORMAT = "extract.examples/1"
 #: The strategy whose templates every task must have; the others (detect, the benchmark's baselines) are optional.
 MAIN_STRATEGY = "windows"

@@ -16,6 +16,7 @@ from extract.config import ENV_BASE_URL, ENV_MODEL, ENVIRONMENT
 from extract import detect
 from extract.documents import load_documents
 from extract.errors import EXIT_CODES, EXIT_ERROR, EXIT_FAILED_CALLS, EXIT_USAGE
+from extract.fake_server import window_of
 from extract.pipeline import count_calls
 from extract.prompts import PromptSet
 from extract.tasks.military import TASK
@@ -38,8 +39,7 @@ def first_sentence_event(body: dict) -> str:
     (and no type in a detect call)."""
     if asks_for_types(body):
         return json.dumps({"types": []})
-    header, _, text = body["messages"][-1]["content"].partition("\n")
-    text = text.removeprefix("<article>").removesuffix("</article>")
+    header, text = window_of(body)
     if "part 1 of" not in header:
         return json.dumps({"events": []})
     sentence = text.strip().split("\n")[0]
