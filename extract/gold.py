@@ -350,11 +350,13 @@ def _event_problems(raw: _RawEvent, article: Article | None, *, aliases: Aliases
         if value is not None and (why := _iso_date_problem(value)):
             problems.append(Problem(path, raw.line_of((name,)), f"{name}: {value!r} {why}"))
     for loc, name in _actor_names(event):
+        where = ".".join(str(p) for p in loc)
         if not aliases.is_canonical(name):
-            where = ".".join(str(p) for p in loc)
             problems.append(
                 Problem(path, raw.line_of(loc), f"{where}: {name!r} is not canonical, write {aliases.canonical(name)!r}")
             )
+        elif aliases.lookup(name) is None and (state := aliases.office_of(name)) is not None:
+            problems.append(Problem(path, raw.line_of(loc), f"{where}: {name!r} acts in office, write {state!r}"))
     return problems
 
 

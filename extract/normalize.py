@@ -44,9 +44,12 @@ _WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 7
 _WORDS.update({"a dozen": 12, "dozen": 12, "a hundred": 100, "a thousand": 1000})
 _SCALE = {"million": 1_000_000, "thousand": 1_000}
 _PLACE_WORDS = (
-    r"(?:in|into|from|inside|outside|across|to|of)\s+(?:the\s+)?"
-    r"(?:(?:north|south|east|west|northern|southern|eastern|western|central)\s+)?"
+    r"(?i:(in|into|from|inside|outside|across|to|of)\s+(?:the\s+)?"
+    r"(?:(?:north|south|east|west|northern|southern|eastern|western|central)\s+)?)"
 )
+#: The words before a country that place an event there, surest first ("of" also names an
+#: owner: "fighters of the Russian company ... in Mali").
+_PLACE_RANK = {"in": 0, "into": 0, "inside": 0, "across": 0, "from": 1, "to": 1, "outside": 1, "of": 2}
 
 
 def numbers_in(text: str) -> set[int]:
@@ -99,6 +102,8 @@ _OTHER_NAMES = {
     "Danish": "Denmark", "Swedish": "Sweden", "Finnish": "Finland", "Spanish": "Spain", "Greek": "Greece",
     "Democratic Republic of Congo": "Democratic Republic of the Congo", "DR Congo": "Democratic Republic of the Congo",
     "Filipino": "Philippines", "Bahraini": "Bahrain", "Omani": "Oman", "Burkinabe": "Burkina Faso",
+    "Britain": "United Kingdom", "UK": "United Kingdom", "Canadian": "Canada", "South Korean": "South Korea",
+    "Russia": "Russia", "Russian": "Russia", "Palestine": "Palestine", "Palestinian": "Palestine",
 }  # fmt: skip
 
 
@@ -123,14 +128,52 @@ def _country_pattern() -> re.Pattern[str]:
     return re.compile(rf"\b({alternatives})(?:i|ian|n|ese)?\b")
 
 
-def infer_country(evidence: str) -> str | None:
-    """The country an evidence quote places its event in: after "in"/"from"/..., else the only one named."""
+@functools.cache
+def _placed_pattern() -> re.Pattern[str]:
+    return re.compile(r"\b" + _PLACE_WORDS + _country_pattern().pattern)
+
+
+def infer_country(evidence: str, *, besides: frozenset[str] = frozenset()) -> str | None:
+    """The country an evidence quote places its event in: after "in"/"from"/..., else the only one
+    named; never one of ``besides`` (the states of fields that are no place, such as a force's own)."""
     pattern, names = _country_pattern(), _countries()
-    placed = re.search(_PLACE_WORDS + pattern.pattern, evidence)
-    if placed:
-        return names[placed.group(1)]
-    named = {names[m.group(1)] for m in pattern.finditer(evidence)}
+    placed = [(_PLACE_RANK[m[1].lower()], names[m[2]]) for m in _placed_pattern().finditer(evidence)]
+    if placed := [(rank, c) for rank, c in placed if c not in besides]:
+        return min(placed, key=lambda found: found[0])[1]  # the first of the surest
+    named = {names[m.group(1)] for m in pattern.finditer(evidence)} - besides
     return named.pop() if len(named) == 1 else None
+
+
+def last_country(text: str, *, besides: frozenset[str] = frozenset()) -> str | None:
+    """The country a passage that goes on with "in the country" is in: the last one a text places
+    something in ("... in Afghanistan"), else the last one it names, besides ``besides``."""
+    names = _countries()
+    placed = [names[m[2]] for m in _placed_pattern().finditer(text) if _PLACE_RANK[m[1].lower()] == 0]
+    named = [names[m[1]] for m in _country_pattern().finditer(text)]
+    return next((c for c in (*reversed(placed), *reversed(named)) if c not in besides), None)
+
+
+def place(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> Event:
+    """Give an event its country when the model left none: from its evidence, else from the text
+    before it. The state of a field that is never the place (``Task.not_the_place``: troops are
+    counted where they serve) is no place; a location that names it is read again."""
+    if "location" not in type(event).model_fields:
+        return event
+    states = frozenset(
+        (aliases.canonical(v) if aliases is not None else v)
+        for name in task.not_the_place
+        if isinstance(v := getattr(event, name, None), str)
+    )
+    if event.location is not None and not (states and _state(event.location.country, aliases) in states):
+        return event
+    country = infer_country(event.evidence, besides=states) or last_country(before, besides=states)
+    if country is None:
+        return event if event.location is None else event.model_copy(update={"location": None})
+    return event.model_copy(update={"location": Location(country=_state(country, aliases))})
+
+
+def _state(name: str, aliases: Aliases | None) -> str:
+    return aliases.canonical(name) if aliases is not None else name
 
 
 def repair_values(event: Event, task: Task) -> Event:
@@ -183,18 +226,20 @@ def names_its_actors(event: Event, aliases: Aliases | None) -> bool:
     return True
 
 
+_INITIALS = re.compile(r"\b(?:[A-Z]\.){2,}")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _PLACED = re.compile(r"\s+(?:in|of|from)\s+[A-Z][\w .'-]*$")
 _INSTITUTION = re.compile(
     r"\s+(?:government|forces|force|troops|soldiers|military|army|security|armed|officials|"
-    r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent)$",
+    r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent|national)$",
     re.IGNORECASE,
 )
 
 
 def _actor_forms(name: str) -> list[str]:
     """A name as written, then less and less decorated: without an article, a trailing place,
-    and institution words ("the Iraqi government forces" -> "Iraqi government" -> "Iraqi")."""
+    and institution words ("the Iraqi government forces" -> "Iraqi government" -> "Iraqi"); each
+    also with its initials undotted ("U.S.-led coalition" -> "US-led coalition")."""
     form = re.sub(r"\b([A-Z])\.\s+(?=[A-Z]\.)", r"\1.", " ".join(name.split()))  # "U. S." -> "U.S."
     forms = [form]
     form = _PLACED.sub("", _ARTICLE.sub("", form))
@@ -202,18 +247,21 @@ def _actor_forms(name: str) -> list[str]:
     while (shorter := _INSTITUTION.sub("", form)) != form:
         form = shorter
         forms.append(form)
-    return forms
+    return list(dict.fromkeys(f for form in forms for f in (form, _INITIALS.sub(lambda m: m[0].replace(".", ""), form))))
 
 
 def canonical_actor(name: str, aliases: Aliases) -> str:
     """The alias table's name for an actor, also when the model decorates a known name; a
-    state's adjective with an institution ("Iraqi forces") is the state (guidelines, section 7)."""
+    state's adjective with an institution ("Iraqi forces") is the state, and so is a person
+    acting in its office ("President Joe Biden") (guidelines, section 7)."""
     for form in _actor_forms(name):
         if (found := aliases.lookup(form)) is not None:
             return found
         if re.fullmatch(_country_pattern(), form) and form != name.strip():
             country = _countries()[_country_pattern().fullmatch(form).group(1)]  # type: ignore[union-attr]
             return aliases.lookup(country) or country
+    if (state := aliases.office_of(name)) is not None:
+        return aliases.canonical(state)
     return name.strip()
 
 
@@ -231,12 +279,12 @@ def canonicalize(event: Event, aliases: Aliases) -> Event:
     return event.model_copy(update=update)
 
 
-def normalize(event: Event, aliases: Aliases | None, *, task: Task) -> Event | None:
-    """All the rules above, in order; None when the event must be rejected."""
+def normalize(event: Event, aliases: Aliases | None, *, task: Task, before: str = "") -> Event | None:
+    """All the rules above, in order; None when the event must be rejected. ``before``: the
+    article's text before the evidence, where a place left unnamed is looked for."""
     verified = verify_numbers(event)
     if verified is None:
         return None
     verified = repair_values(verified, task)
-    if verified.location is None and (country := infer_country(verified.evidence)):
-        verified = verified.model_copy(update={"location": Location(country=country)})
-    return canonicalize(verified, aliases) if aliases is not None else verified
+    verified = canonicalize(verified, aliases) if aliases is not None else verified
+    return place(verified, before=before, task=task, aliases=aliases)

@@ -59,6 +59,9 @@ class Task:
     #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
+    #: Actor fields whose state is never the event's place (a force is counted where it serves,
+    #: not at home): a location that names it is replaced from the evidence or the text before.
+    not_the_place: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.detect_types) - set(self.event_types))

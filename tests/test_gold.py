@@ -310,14 +310,53 @@ def test_aliases_load(tmp_path: Path) -> None:
     assert aliases.table["Hamas"] == ()
 
 
-def test_aliases_load_rejects_conflicts_and_wrong_format(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("format: extract.aliases/1\ncanonical:\n  Iraq: [Baghdad]\n  Iran: [baghdad]\n", "both"),
+        ("format: other/1\ncanonical: {}\n", "format"),
+        ("format: extract.aliases/1\ncanonical: {}\nofficeholders:\n  Iraq: [A B]\n  Iran: [a b]\n", "both"),
+        ("format: extract.aliases/1\ncanonical: {}\nofficeholders: [A B]\n", "'officeholders' must map"),
+    ],
+)
+def test_aliases_load_rejects_conflicts_and_wrong_format(tmp_path: Path, text: str, match: str) -> None:
     path = tmp_path / "aliases.yaml"
-    path.write_text("format: extract.aliases/1\ncanonical:\n  Iraq: [Baghdad]\n  Iran: [baghdad]\n")
-    with pytest.raises(InputError, match="both"):
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
         Aliases.load(path)
-    path.write_text("format: other/1\ncanonical: {}\n")
-    with pytest.raises(InputError, match="format"):
-        Aliases.load(path)
+
+
+def test_officeholders_are_found_after_titles_and_by_surname() -> None:
+    aliases = Aliases(
+        {"United States": ("US",)},
+        {"United States": ("Joe Biden", "Pete Hegseth"), "Iraq": ("Mustafa al-Kadhimi",), "Mali": ("Assimi Goïta",)},
+    )
+    assert aliases.office_of("President Joe Biden") == "United States"
+    assert aliases.office_of("Defense Secretary Pete Hegseth") == "United States"
+    assert aliases.office_of("Biden") == "United States"
+    assert aliases.office_of("Kadhimi") == aliases.office_of("Mustafa Al-Kadhimi") == "Iraq"
+    assert aliases.office_of("Col. Assimi Goita") == "Mali"  # accents are not needed
+    assert aliases.office_of("Jill Biden Fan Club") is None
+    assert aliases.canonical("Joe Biden") == "Joe Biden"  # the scorer does not use officeholders
+
+
+def test_a_surname_two_states_share_needs_the_full_name() -> None:
+    aliases = Aliases({}, {"United Kingdom": ("Boris Johnson",), "United States": ("Mike Johnson",)})
+    assert aliases.office_of("Johnson") is None
+    assert aliases.office_of("Prime Minister Boris Johnson") == "United Kingdom"
+
+
+def test_aliases_load_officeholders(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.yaml"
+    path.write_text("format: extract.aliases/1\ncanonical:\n  Iraq: []\nofficeholders:\n  Iraq: [Haider al-Abadi]\n")
+    assert Aliases.load(path).office_of("Abadi") == "Iraq"
+
+
+def test_gold_names_the_state_not_its_officeholder(tmp_path: Path) -> None:
+    aliases = Aliases(dict(ALIASES.table), {"United States": ("Joe Biden",)})
+    text = CLEAN.replace("force: Coalition", "force: Joe Biden")
+    problems = check_gold(_write(tmp_path, text), articles=ARTICLES, aliases=aliases, task=TASK)
+    assert "force: 'Joe Biden' acts in office, write 'United States'" in [p.message for p in problems]
 
 
 def test_repository_aliases_load() -> None:

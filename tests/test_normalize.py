@@ -14,6 +14,7 @@ from extract.normalize import (
     states_its_type,
     verify_numbers,
 )
+from extract.schema import Location
 from extract.tasks.military import TASK
 
 parse_event = TASK.parse_event  # noqa: E305
@@ -70,6 +71,9 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("troops based in Turkey", "Turkey"),
         ("fighting in the Democratic Republic of the Congo", "Democratic Republic of the Congo"),
         ("peacekeepers left the Congo", "Congo"),
+        ("Russian forces pushed toward the town", "Russia"),
+        ("fighters of the Russian company Wagner are now operating in Mali", "Mali"),  # "in" places, "of" owns
+        ("airstrikes in Gaza and the Palestinian territories", "Palestine"),
     ],
 )
 def test_infer_country(evidence: str, country: str | None) -> None:
@@ -84,6 +88,50 @@ def test_normalize_fills_location_and_canonical_names() -> None:
         {"type": "troop_level", "evidence": "2,500 US troops in Iraq", "force": "US", "count": 2500, "location": {"country": "Syria"}}
     )
     assert normalize(given, ALIASES, task=TASK).location.country == "Syria"  # never overrides the model's answer
+
+
+def test_a_president_acting_in_office_is_the_state() -> None:
+    decision = parse_event(
+        {"type": "political_decision", "evidence": "President Joe Biden said he had ordered the strikes",
+         "actor": "President Joe Biden", "kind": "order", "summary": "strikes"}
+    )
+    assert normalize(decision, ALIASES, task=TASK).actor == "United States"
+    assert canonical_actor("Gen. Abdourahamane Tiani", ALIASES) == "Niger"
+    assert canonical_actor("Muqtada al-Sadr", ALIASES) == "Muqtada al-Sadr"  # holds no office of a state
+
+
+def test_a_force_is_not_placed_in_its_own_state() -> None:
+    """The place a quote leaves unnamed ("in the country") is the last one named before it."""
+    quote = "About 2,400 French soldiers were deployed in the country at the time."
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "France", "count": 2400})
+    before = "The last French soldiers left Mali on Monday, crossing into Niger.\n\nThey arrived in Mali in 2013. "
+    assert normalize(level, ALIASES, task=TASK, before=before).location.country == "Mali"
+    assert normalize(level, ALIASES, task=TASK).location is None  # not France
+    placed = level.model_copy(update={"location": Location(country="France")})
+    assert normalize(placed, ALIASES, task=TASK, before=before).location.country == "Mali"
+    decision = parse_event({"type": "political_decision", "evidence": "Iraq's parliament passed a bill",
+                            "actor": "Iraq", "kind": "legislation", "summary": "s"})
+    assert normalize(decision, ALIASES, task=TASK).location.country == "Iraq"  # only a force is never at home
+
+
+@pytest.mark.parametrize(
+    ("quote", "kind", "status"),
+    [
+        ("Canada will send up to 1,200 more soldiers to Latvia", "deploy", "planned"),
+        ("The Pentagon has also sent about 900 additional troops to the region", "deploy", "completed"),
+        ("A further 3,000 troops are due to leave by the end of September", "withdraw", "planned"),
+    ],
+)
+def test_troops_added_are_a_change_not_a_level(quote: str, kind: str, status: str) -> None:
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "Canada", "count": 1})
+    changed = repair_values(level, TASK)
+    assert (changed.type, changed.kind, changed.status, changed.force) == ("force_change", kind, status, "Canada")
+
+
+def test_a_level_stays_a_level() -> None:
+    quote = "Further south, the United States has about 10,000 troops in Poland."
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "United States", "count": 10000})
+    assert repair_values(level, TASK) == level
 
 
 def event(data: dict) -> object:
@@ -136,6 +184,9 @@ def test_a_closed_facility_goes_to_no_one() -> None:
         ("Israeli troops", "Israel"),
         ("Pentagon", "United States"),
         ("Iraqi", "Iraqi"),  # a bare adjective is not read as the state
+        ("the U.S.-led coalition", "Coalition"),
+        ("Somali National Army", "Somalia"),
+        ("U.K. forces", "United Kingdom"),
         ("4th Infantry Division", "4th Infantry Division"),
     ],
 )

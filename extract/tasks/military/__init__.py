@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extract.task import Task
-from extract.tasks.military.rules import TYPE_CUES, VALUE_CUES, closure_has_no_recipient
+from extract.tasks.military.rules import TYPE_CUES, VALUE_CUES, repair
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
 
 TASK = Task(
@@ -19,8 +19,9 @@ TASK = Task(
     schema_version=SCHEMA_VERSION,
     type_cues=TYPE_CUES,
     value_cues=VALUE_CUES,
-    repair=closure_has_no_recipient,
+    repair=repair,
     part_of={"casualty_toll": ("attack",)},
     # The three types where detect-then-fill led windows on the development set (README).
     detect_types=("operations_tally", "political_decision", "personnel_change"),
+    not_the_place=("force",),
 )

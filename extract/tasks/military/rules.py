@@ -1,9 +1,13 @@
 """The military task's normalizer rules: cue words from the type definitions and status rules of
-its GUIDELINES.md, and the one rule no table holds (a closed facility goes to no one)."""
+its GUIDELINES.md, and the rules no table holds (troops added are no level; a closed facility
+goes to no one)."""
 
 from __future__ import annotations
 
+import re
+
 from extract.schema import Event
+from extract.tasks.military.schema import ForceChange
 
 #: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
 TYPE_CUES: dict[str, tuple[str, ...]] = {
@@ -83,8 +87,34 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 }
 
 
+#: Troops counted as added or taken away ("1,200 more soldiers", "a further three thousand
+#: troops"): a change of force, not "a level at a time" (guidelines, ``troop_level``).
+_ADDED = re.compile(
+    r"\b(?:more|additional|further|extra|another)\s+(?:[\w,.-]+\s+){0,2}?"
+    r"(?:troops|soldiers|service members|servicemembers|marines|personnel|forces)\b",
+    re.IGNORECASE,
+)
+
+
+def troops_added_are_a_change(event: Event) -> Event:
+    """A troop level whose count is of troops added or taken away is a ``force_change`` of that
+    many: its kind and status from the cue words (a deployment, done, when none is written)."""
+    if event.type != "troop_level" or not _ADDED.search(event.evidence):
+        return event
+    text = event.evidence.lower()
+    kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), "deploy")
+    status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
+    fields = event.model_dump(include={"evidence", "date", "location", "force", "count", "qualifier"})
+    return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+
+
 def closure_has_no_recipient(event: Event) -> Event:
     """A closed base is handed to no one: its ``to_party`` is emptied."""
     if event.type == "base_transfer" and getattr(event, "kind", None) == "closure" and getattr(event, "to_party", None):
         return event.model_copy(update={"to_party": None})
     return event
+
+
+def repair(event: Event) -> Event:
+    """The task's last rules, in order."""
+    return closure_has_no_recipient(troops_added_are_a_change(event))
