@@ -131,6 +131,8 @@ def ground(
         reason = "evidence not in the article" if span.status == "not_found" else None
         if reason is None and addresses_the_model(_sentence_of(article.text, span)):
             reason = "the evidence is an instruction to the model, not reporting"
+        if reason is None and task.no_event_pattern is not None and task.no_event_pattern.search(event.evidence):
+            reason = "the evidence reports no event (speculation or a conditional threat)"
         before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
         normalized = normalize(event, aliases, task=task, before=before)
         if normalized is None:

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import importlib
 import importlib.util
+import re
 import shutil
 import sys
 from collections.abc import Callable, Mapping
@@ -59,6 +60,9 @@ class Task:
     #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
+    #: Patterns of quotes that report no event whatever the model made of them (for the built-in
+    #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
+    no_event: tuple[str, ...] = ()
     #: Actor fields whose state is never the event's place (a force is counted where it serves,
     #: not at home): a location that names it is replaced from the evidence or the text before.
     not_the_place: tuple[str, ...] = ()
@@ -67,6 +71,11 @@ class Task:
         unknown = sorted(set(self.detect_types) - set(self.event_types))
         if unknown:
             raise ConfigError(f"the task {self.name}: detect_types names no type of it: {', '.join(unknown)}")
+
+    @functools.cached_property
+    def no_event_pattern(self) -> re.Pattern[str] | None:
+        """``no_event`` as one pattern (case-insensitive), compiled once; None when there is none."""
+        return re.compile("|".join(f"(?:{p})" for p in self.no_event), re.IGNORECASE) if self.no_event else None
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:

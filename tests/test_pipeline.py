@@ -76,6 +76,21 @@ def test_ground_keeps_exact_repairs_approximate_and_rejects_invented_quotes() ->
     assert original[span.source_start : span.source_end] == SENTENCE
 
 
+def test_ground_rejects_what_the_guidelines_do_not_label() -> None:
+    """Speculation on what someone can do, and a threat on a condition, report no event."""
+    text = (
+        "Militia warns US\n\nThe militia has warned that it will resume attacks if US troops stay. "
+        "The militia remains capable of large attacks. A drone struck the base on Monday."
+    )
+    article = Article(id="m#1", title="Militia warns US", text=text, source="m.txt", runs=((0, 0, len(text)),))
+    quotes = ["it will resume attacks if US troops stay", "The militia remains capable of large attacks",
+              "A drone struck the base on Monday"]
+    attacks = [parse_event({"type": "attack", "evidence": q, "target": "base", "means": "drone"}) for q in quotes]
+    kept, rejected = ground(article, attacks, aliases=ALIASES, task=TASK)
+    assert [r.event.evidence for r in kept] == [quotes[2]]
+    assert {r.rejected for r in rejected} == {"the evidence reports no event (speculation or a conditional threat)"}
+
+
 def test_ground_keeps_one_event_per_fact() -> None:
     title = "US reduces troop numbers in Iraq to 2,500: Pentagon"
     body, headline = troop(SENTENCE, force="US"), troop(title, force="Pentagon")

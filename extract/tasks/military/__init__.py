@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extract.task import Task
-from extract.tasks.military.rules import TYPE_CUES, VALUE_CUES, repair
+from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, VALUE_CUES, repair
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
 
 TASK = Task(
@@ -24,4 +24,5 @@ TASK = Task(
     # The three types where detect-then-fill led windows on the development set (README).
     detect_types=("operations_tally", "political_decision", "personnel_change"),
     not_the_place=("force",),
+    no_event=NO_EVENT,
 )

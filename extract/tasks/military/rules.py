@@ -32,6 +32,13 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: What the guidelines (section 1) do not label, whatever the quote's words: speculation on what
+#: someone can do, and threats on a condition.
+NO_EVENT: tuple[str, ...] = (
+    r"\bcapable of\b",
+    r"\b(?:threat\w*|warn\w*|vow\w*|will)\b[^.;]*\bif\b",
+)
+
 #: The status rules of the guidelines (section 5), in order of precedence.
 _STATUS_CUES: tuple[tuple[str, str], ...] = (
     ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
