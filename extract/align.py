@@ -58,6 +58,11 @@ def _normalize(text: str) -> tuple[str, list[int]]:
     return "".join(chars), index
 
 
+def located(article: Article, start: int, end: int) -> Span:
+    """The span of the article's own text from ``start`` to ``end`` (an exact quote)."""
+    return _found(article, start, end, "exact", 100.0)
+
+
 def _found(article: Article, start: int, end: int, status: AlignStatus, score: float) -> Span:
     src_start, src_end = article.to_original(start, end)
     return Span(status, score, start, end, src_start, src_end)

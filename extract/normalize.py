@@ -200,10 +200,14 @@ def repair_values(event: Event, task: Task) -> Event:
 
 def states_its_type(event: Event, task: Task) -> bool:
     """Whether the evidence contains a cue word of the event's type (a type without cues passes)."""
-    cues = task.type_cues.get(event.type)
-    if cues is None:
-        return True
-    return _cue_pattern(cues).search(event.evidence) is not None
+    pattern = type_cue_pattern(task, event.type)
+    return pattern is None or pattern.search(event.evidence) is not None
+
+
+def type_cue_pattern(task: Task, event_type: str) -> re.Pattern[str] | None:
+    """The cue words of a type as one pattern; None for a type without cues."""
+    cues = task.type_cues.get(event_type)
+    return None if cues is None else _cue_pattern(cues)
 
 
 @functools.cache

@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
+from rapidfuzz import fuzz
 
 from extract.aliases import Aliases
-from extract.align import Span, align
+from extract.align import Span, align, located
 from extract.cache import canonical_json
 from extract.config import WINDOW_MAX_TOKENS
 from extract.documents import Article
@@ -42,9 +43,10 @@ from extract.errors import (
     ServerUnreachableError,
 )
 from extract.llm import LLMClient, Request, Result, Usage
-from extract.normalize import names_its_actors, normalize, states_its_type
+from extract.normalize import names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
+from extract.sentences import sentence_spans
 from extract.task import Task
 from extract.text import windows
 
@@ -115,7 +117,9 @@ def ground(
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """Align, repair and normalize events; return (kept, rejected).
 
-    A quote found only approximately is replaced by the article's own words. Rejected:
+    A quote found only approximately is replaced by the article's own words, and a quote from
+    the headline by the body sentence that restates it, if any (the guidelines quote the body);
+    the body's own event of a fact goes first, so it wins over the headline's. Rejected:
     events whose evidence is not in the article, does not state a required number, or has
     no cue word of the event's type, and events whose actor fields name no one. Duplicates
     (after normalization) are dropped, the first one wins: events equal in every field, and
@@ -124,10 +128,14 @@ def ground(
     an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
-    for event in events:
-        span = align(event.evidence, article)
+    aligned = [(event, align(event.evidence, article)) for event in events]
+    aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
+    for event, span in aligned:
         if span.status in ("normalized", "fuzzy") and span.start is not None:
             event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
+        if _in_headline(article, span) and (body := _restatement(article, event, task=task)) is not None:
+            span = located(article, *body)
+            event = event.model_copy(update={"evidence": article.text[body[0] : body[1]]})
         reason = "evidence not in the article" if span.status == "not_found" else None
         if reason is None and addresses_the_model(_sentence_of(article.text, span)):
             reason = "the evidence is an instruction to the model, not reporting"
@@ -155,6 +163,34 @@ def ground(
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected
+
+
+def _in_headline(article: Article, span: Span) -> bool:
+    """Whether a located quote starts in the article's headline (the first line of its text)."""
+    headline = article.title and article.text.startswith(article.title)
+    return bool(headline) and span.start is not None and span.start < len(article.title)
+
+
+#: How close (rapidfuzz token_set_ratio, 0-100) a body sentence must come to a headline's quote
+#: to restate it. Chosen on the dev set: 30 to 40 score alike, 45 and above lose matches.
+RESTATES = 35.0
+
+
+def _restatement(article: Article, event: Event, *, task: Task) -> tuple[int, int] | None:
+    """The body sentence that restates a fact the model quoted from the headline (guidelines:
+    "quote the body sentence"): the closest to the quote of those with a cue word of its type."""
+    cue = type_cue_pattern(task, event.type)
+    best, where = RESTATES, None
+    for start, end in sentence_spans(article.text):
+        if start < len(article.title):
+            continue
+        sentence = article.text[start:end]
+        if cue is not None and not cue.search(sentence):
+            continue
+        score = fuzz.token_set_ratio(event.evidence, sentence)
+        if score > best:
+            best, where = score, (start, end)
+    return where
 
 
 def _overlap(a: Span, b: Span) -> bool:

@@ -91,6 +91,22 @@ def test_ground_rejects_what_the_guidelines_do_not_label() -> None:
     assert {r.rejected for r in rejected} == {"the evidence reports no event (speculation or a conditional threat)"}
 
 
+def test_a_fact_from_the_headline_is_quoted_from_the_body() -> None:
+    title = "Coalition hands Camp Taji to Iraqi forces"
+    text = (
+        f"{title}\n\nTaji was one of the most attacked sites. The coalition handed Camp Taji, north of "
+        "Baghdad, to Iraqi security forces on Sunday. Officials said more handovers would follow."
+    )
+    article = Article(id="t#1", title=title, text=text, source="t.txt", runs=((0, 0, len(text)),))
+    handover = {"type": "base_transfer", "kind": "handover", "from_party": "Coalition", "to_party": "Iraq"}
+    headline = parse_event({**handover, "evidence": title})
+    (kept,), _ = ground(article, [headline], aliases=ALIASES, task=TASK)
+    assert kept.event.evidence.startswith("The coalition handed Camp Taji") and kept.span.start > len(title)
+    body = parse_event({**handover, "evidence": "The coalition handed Camp Taji, north of Baghdad, to Iraqi security forces"})
+    (kept,), _ = ground(article, [headline, body], aliases=ALIASES, task=TASK)
+    assert kept.event.evidence == body.evidence  # the body's own event of the fact wins
+
+
 def test_ground_keeps_one_event_per_fact() -> None:
     title = "US reduces troop numbers in Iraq to 2,500: Pentagon"
     body, headline = troop(SENTENCE, force="US"), troop(title, force="Pentagon")
