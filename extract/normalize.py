@@ -3,10 +3,13 @@
 The mechanisms are here; the words they look for are the task's (``Task.type_cues``,
 ``Task.value_cues``, ``Task.repair``), so this module names no event type.
 
-- actor names and countries are canonicalized with the alias table;
+- actor names and countries are canonicalized with the alias table, and a person acting in
+  office is the state (the table's officeholders);
 - every number an event claims must be written in its evidence: an unsupported optional
   number is dropped, an event whose required number is unsupported is rejected;
-- a missing location is read from the evidence when it names a country ("... in Iraq");
+- a missing location is read from the evidence when it names a country ("... in Iraq"), else
+  from the text before it ("... in the country"); a force is never placed in its own state;
+- a quote that places several counts in several countries gives one event per country;
 - a categorical field the evidence gives no cue for is replaced by the value its cue words
   name (for the built-in task, a "bill" is legislation, "are repositioning" is underway), then
   the task's own last rule;
@@ -174,6 +177,48 @@ def place(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> 
 
 def _state(name: str, aliases: Aliases | None) -> str:
     return aliases.canonical(name) if aliases is not None else name
+
+
+#: Words that hedge a count, and the qualifier each gives (guidelines, section 4).
+_HEDGES = {
+    "about": "about", "around": "about", "roughly": "about", "nearly": "about", "some": "about",
+    "approximately": "about", "close to": "about", "more than": "more_than", "over": "more_than",
+    "fewer than": "fewer_than", "less than": "fewer_than", "under": "fewer_than", "at least": "at_least",
+    "up to": "at_most",
+}  # fmt: skip
+
+
+@functools.cache
+def _count_in_pattern() -> re.Pattern[str]:
+    """A count, at most five words, then "in" and a country: "2,500 American troops in Iraq",
+    "roughly 900 in neighboring Syria", "2,500 across the border in Iraq" (numbers in digits)."""
+    hedges = "|".join(sorted(_HEDGES, key=len, reverse=True))
+    return re.compile(
+        rf"(?:\b(?i:(?P<hedge>{hedges}))\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+(?:[\w-]+\s+){{0,5}}?"
+        rf"(?:across the border\s+)?in\s+(?:the\s+)?(?:neighbou?ring\s+)?{_country_pattern().pattern}"
+        rf"(?!,?\s+and\s+{_country_pattern().pattern})"  # "196 operations in Iraq and Syria" is in neither
+    )
+
+
+def counts_beside(event: Event) -> list[Event]:
+    """The other events a quote states beside the model's one when it places several counts in
+    several countries ("about 2,500 American troops in Iraq and roughly 900 in neighboring Syria"
+    is two troop levels): copies of the event with each other count, its hedge and its country."""
+    if getattr(event, "count", None) is None or "location" not in type(event).model_fields:
+        return []
+    from text_to_num import alpha2digit
+
+    names, placed = _countries(), list(_count_in_pattern().finditer(alpha2digit(event.evidence, "en")))
+    counts = [int(found["count"].replace(",", "")) for found in placed]
+    if event.count not in numbers_in(event.evidence):  # type: ignore[attr-defined]
+        return []  # a count the quote does not state: the model read something else in it
+    copies = []
+    for count, found in zip(counts, placed):
+        if count != event.count:  # type: ignore[attr-defined]
+            qualifier = _HEDGES.get((found["hedge"] or "").lower(), "exact")
+            place = Location(country=names[found[3]])
+            copies.append(event.model_copy(update={"count": count, "qualifier": qualifier, "location": place}))
+    return copies
 
 
 def repair_values(event: Event, task: Task) -> Event:

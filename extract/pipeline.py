@@ -43,7 +43,7 @@ from extract.errors import (
     ServerUnreachableError,
 )
 from extract.llm import LLMClient, Request, Result, Usage
-from extract.normalize import names_its_actors, normalize, states_its_type, type_cue_pattern
+from extract.normalize import counts_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
 from extract.sentences import sentence_spans
@@ -117,6 +117,7 @@ def ground(
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """Align, repair and normalize events; return (kept, rejected).
 
+    A quote that places other counts in other countries gives those events too (``counts_beside``).
     A quote found only approximately is replaced by the article's own words, and a quote from
     the headline by the body sentence that restates it, if any (the guidelines quote the body);
     the body's own event of a fact goes first, so it wins over the headline's. Rejected:
@@ -128,6 +129,7 @@ def ground(
     an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
+    events = [e for event in events for e in (event, *counts_beside(event))]
     aligned = [(event, align(event.evidence, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
     for event, span in aligned:

@@ -7,6 +7,7 @@ import pytest
 from extract.aliases import Aliases
 from extract.normalize import (
     canonical_actor,
+    counts_beside,
     infer_country,
     normalize,
     numbers_in,
@@ -132,6 +133,20 @@ def test_a_level_stays_a_level() -> None:
     quote = "Further south, the United States has about 10,000 troops in Poland."
     level = parse_event({"type": "troop_level", "evidence": quote, "force": "United States", "count": 10000})
     assert repair_values(level, TASK) == level
+
+
+def test_a_quote_with_counts_in_several_countries_gives_an_event_for_each() -> None:
+    quote = "The US keeps about 2,500 troops in Iraq and nine hundred in neighboring Syria, most in the northeast."
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "US", "count": 2500,
+                         "qualifier": "about", "location": {"country": "Iraq"}})
+    (syria,) = counts_beside(level)
+    assert (syria.count, syria.qualifier, syria.location.country, syria.force) == (900, "exact", "Syria", "US")
+    tally = parse_event({"type": "operations_tally", "evidence": "It carried out 196 operations in Iraq and Syria: "
+                         "roughly 137 in Iraq and 59 in Syria.", "actor": "US", "kind": "operations", "count": 196})
+    assert [(e.count, e.qualifier, e.location.country) for e in counts_beside(tally)] == [
+        (137, "about", "Iraq"), (59, "exact", "Syria")]  # 196 is in neither country alone
+    invented = level.model_copy(update={"count": 1000})
+    assert counts_beside(invented) == []  # a count the quote does not state reads nothing
 
 
 def event(data: dict) -> object:
