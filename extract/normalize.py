@@ -29,6 +29,7 @@ import pycountry
 from extract.aliases import Aliases
 from extract.schema import Event, Location
 from extract.task import Task
+from extract.text import HEDGES
 
 #: What makes a written number no count: an ordinal or a model number ("45th", "F-16"), or a
 #: length of time or distance ("a seven-week campaign", "a 30-day deadline").
@@ -128,7 +129,7 @@ def _countries() -> dict[str, str]:
 @functools.cache
 def _country_pattern() -> re.Pattern[str]:
     alternatives = "|".join(re.escape(n) for n in sorted(_countries(), key=len, reverse=True))
-    return re.compile(rf"\b({alternatives})(?:i|ian|n|ese)?\b")
+    return re.compile(rf"\b({alternatives})(?:i|ian|n|ese)?\b(?!-)")  # "American-led" is no place
 
 
 @functools.cache
@@ -179,20 +180,11 @@ def _state(name: str, aliases: Aliases | None) -> str:
     return aliases.canonical(name) if aliases is not None else name
 
 
-#: Words that hedge a count, and the qualifier each gives (guidelines, section 4).
-_HEDGES = {
-    "about": "about", "around": "about", "roughly": "about", "nearly": "about", "some": "about",
-    "approximately": "about", "close to": "about", "more than": "more_than", "over": "more_than",
-    "fewer than": "fewer_than", "less than": "fewer_than", "under": "fewer_than", "at least": "at_least",
-    "up to": "at_most",
-}  # fmt: skip
-
-
 @functools.cache
 def _count_in_pattern() -> re.Pattern[str]:
     """A count, at most five words, then "in" and a country: "2,500 American troops in Iraq",
     "roughly 900 in neighboring Syria", "2,500 across the border in Iraq" (numbers in digits)."""
-    hedges = "|".join(sorted(_HEDGES, key=len, reverse=True))
+    hedges = "|".join(sorted(HEDGES, key=len, reverse=True))
     return re.compile(
         rf"(?:\b(?i:(?P<hedge>{hedges}))\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+(?:[\w-]+\s+){{0,5}}?"
         rf"(?:across the border\s+)?in\s+(?:the\s+)?(?:neighbou?ring\s+)?{_country_pattern().pattern}"
@@ -215,7 +207,7 @@ def counts_beside(event: Event) -> list[Event]:
     copies = []
     for count, found in zip(counts, placed):
         if count != event.count:  # type: ignore[attr-defined]
-            qualifier = _HEDGES.get((found["hedge"] or "").lower(), "exact")
+            qualifier = HEDGES.get((found["hedge"] or "").lower(), "exact")
             place = Location(country=names[found[3]])
             copies.append(event.model_copy(update={"count": count, "qualifier": qualifier, "location": place}))
     return copies

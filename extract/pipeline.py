@@ -120,7 +120,8 @@ def ground(
     A quote that places other counts in other countries gives those events too (``counts_beside``).
     A quote found only approximately is replaced by the article's own words, and a quote from
     the headline by the body sentence that restates it, if any (the guidelines quote the body);
-    the body's own event of a fact goes first, so it wins over the headline's. Rejected:
+    the body's own event of a fact goes first, so it wins over the headline's. A kept event's
+    ``Task.implied`` events (a reduction done to a level is also the level) are grounded too. Rejected:
     events whose evidence is not in the article, does not state a required number, or has
     no cue word of the event's type, and events whose actor fields name no one. Duplicates
     (after normalization) are dropped, the first one wins: events equal in every field, and
@@ -132,27 +133,9 @@ def ground(
     events = [e for event in events for e in (event, *counts_beside(event))]
     aligned = [(event, align(event.evidence, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
-    for event, span in aligned:
-        if span.status in ("normalized", "fuzzy") and span.start is not None:
-            event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
-        if _in_headline(article, span) and (body := _restatement(article, event, task=task)) is not None:
-            span = located(article, *body)
-            event = event.model_copy(update={"evidence": article.text[body[0] : body[1]]})
-        reason = "evidence not in the article" if span.status == "not_found" else None
-        if reason is None and addresses_the_model(_sentence_of(article.text, span)):
-            reason = "the evidence is an instruction to the model, not reporting"
-        if reason is None and task.no_event_pattern is not None and task.no_event_pattern.search(event.evidence):
-            reason = "the evidence reports no event (speculation or a conditional threat)"
-        before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
-        normalized = normalize(event, aliases, task=task, before=before)
-        if normalized is None:
-            reason = reason or "a required number is not in the evidence"
-        else:
-            event = normalized
-            if not states_its_type(event, task):
-                reason = reason or f"the evidence has no cue word of {event.type}"
-            elif not names_its_actors(event, aliases):
-                reason = reason or "an actor field names no one"
+    work = deque(aligned)
+    while work:
+        event, span, reason = _checked(*work.popleft(), article=article, task=task, aliases=aliases)
         fingerprint = canonical_json(event.model_dump(mode="json"))
         if fingerprint in seen:
             continue
@@ -162,9 +145,37 @@ def ground(
             rejected.append(record)
         elif not any(same_fact(record, other) for other in kept):
             kept.append(record)
+            if task.implied is not None:
+                work.extend((implied, span) for implied in task.implied(event))
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected
+
+
+def _checked(
+    event: Event, span: Span, *, article: Article, task: Task, aliases: Aliases | None
+) -> tuple[Event, Span, str | None]:
+    """One located event, its quote repaired and its fields normalized, with the reason it is
+    rejected (None: kept)."""
+    if span.status in ("normalized", "fuzzy") and span.start is not None:
+        event = event.model_copy(update={"evidence": article.text[span.start : span.end]})
+    if _in_headline(article, span) and (body := _restatement(article, event, task=task)) is not None:
+        span = located(article, *body)
+        event = event.model_copy(update={"evidence": article.text[body[0] : body[1]]})
+    reason = "evidence not in the article" if span.status == "not_found" else None
+    if reason is None and addresses_the_model(_sentence_of(article.text, span)):
+        reason = "the evidence is an instruction to the model, not reporting"
+    if reason is None and task.no_event_pattern is not None and task.no_event_pattern.search(event.evidence):
+        reason = "the evidence reports no event (speculation or a conditional threat)"
+    before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
+    normalized = normalize(event, aliases, task=task, before=before)
+    if normalized is None:
+        return event, span, reason or "a required number is not in the evidence"
+    if not states_its_type(normalized, task):
+        return normalized, span, reason or f"the evidence has no cue word of {normalized.type}"
+    if not names_its_actors(normalized, aliases):
+        return normalized, span, reason or "an actor field names no one"
+    return normalized, span, reason
 
 
 def _in_headline(article: Article, span: Span) -> bool:

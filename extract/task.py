@@ -54,6 +54,9 @@ class Task:
     value_cues: Mapping[tuple[str, str], ValueCues] = field(default_factory=dict)
     #: A last domain rule applied to every normalized event (e.g. a closed base goes to no one).
     repair: Callable[[Event], Event] | None = None
+    #: The events a kept event implies by the guidelines (for the built-in task, a reduction done
+    #: "to 2,500" is also a troop level of 2,500); they are grounded like the model's.
+    implied: Callable[[Event], list[Event]] | None = None
     #: type -> the types that hold its facts when both quote one passage: an event of the first
     #: whose numbers are all the other's is part of it (an attack's dead are no separate toll).
     part_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

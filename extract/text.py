@@ -1,7 +1,9 @@
-"""Text folding shared by evidence alignment, the gold checker and the scorer."""
+"""Text folding shared by evidence alignment, the gold checker and the scorer; windows of
+sentences; the hedge words of a count."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 #: Curly quotes to straight ones: models and annotators write either.
@@ -28,3 +30,25 @@ def windows(text: str, *, max_chars: int) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+#: Words that hedge a count, and the qualifier each gives (the built-in task's guidelines, section 4).
+HEDGES = {
+    "about": "about", "around": "about", "roughly": "about", "nearly": "about", "some": "about",
+    "approximately": "about", "close to": "about", "more than": "more_than", "over": "more_than",
+    "fewer than": "fewer_than", "less than": "fewer_than", "under": "fewer_than", "at least": "at_least",
+    "up to": "at_most",
+}  # fmt: skip
+
+
+def hedge_of(text: str, count: int) -> str:
+    """The qualifier of a count written in digits in a text: its hedge ("about 2,500"), else exact."""
+    written = "|".join(re.escape(form) for form in dict.fromkeys((f"{count:,}", str(count))))
+    found = _hedged(written).search(text)
+    return HEDGES[found[1].lower()] if found else "exact"
+
+
+@functools.cache
+def _hedged(written: str) -> re.Pattern[str]:
+    hedges = "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True))
+    return re.compile(rf"\b({hedges})\s+(?:{written})(?![\d,]*\d)", re.IGNORECASE)

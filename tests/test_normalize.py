@@ -75,6 +75,7 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("Russian forces pushed toward the town", "Russia"),
         ("fighters of the Russian company Wagner are now operating in Mali", "Mali"),  # "in" places, "of" owns
         ("airstrikes in Gaza and the Palestinian territories", "Palestine"),
+        ("allies cut their troops in the American-led coalition in Iraq", "Iraq"),  # "-led" is no place
     ],
 )
 def test_infer_country(evidence: str, country: str | None) -> None:
@@ -127,6 +128,16 @@ def test_troops_added_are_a_change_not_a_level(quote: str, kind: str, status: st
     level = parse_event({"type": "troop_level", "evidence": quote, "force": "Canada", "count": 1})
     changed = repair_values(level, TASK)
     assert (changed.type, changed.kind, changed.status, changed.force) == ("force_change", kind, status, "Canada")
+
+
+def test_a_reduction_done_to_a_level_is_also_the_level() -> None:
+    quote = "The allies have reduced their troops in Iraq to about 1,200"
+    change = parse_event({"type": "force_change", "evidence": quote, "kind": "reduce", "force": "Coalition partners",
+                          "resulting_level": 1200, "status": "completed", "location": {"country": "Iraq"}})
+    (level,) = TASK.implied(change)
+    assert (level.type, level.force, level.location.country, level.count, level.qualifier) == (
+        "troop_level", "Coalition partners", "Iraq", 1200, "about")
+    assert TASK.implied(change.model_copy(update={"status": "planned"})) == []  # a plan reaches no level yet
 
 
 def test_a_level_stays_a_level() -> None:

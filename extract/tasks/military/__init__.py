@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extract.task import Task
-from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, VALUE_CUES, repair
+from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, VALUE_CUES, level_reached, repair
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
 
 TASK = Task(
@@ -20,6 +20,7 @@ TASK = Task(
     type_cues=TYPE_CUES,
     value_cues=VALUE_CUES,
     repair=repair,
+    implied=level_reached,
     part_of={"casualty_toll": ("attack",)},
     # The three types where detect-then-fill led windows on the development set (README).
     detect_types=("operations_tally", "political_decision", "personnel_change"),

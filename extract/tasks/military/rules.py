@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 
 from extract.schema import Event
-from extract.tasks.military.schema import ForceChange
+from extract.tasks.military.schema import ForceChange, TroopLevel
+from extract.text import hedge_of
 
 #: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
 TYPE_CUES: dict[str, tuple[str, ...]] = {
@@ -113,6 +114,16 @@ def troops_added_are_a_change(event: Event) -> Event:
     status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
     fields = event.model_dump(include={"evidence", "date", "location", "force", "count", "qualifier"})
     return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+
+
+def level_reached(event: Event) -> list[Event]:
+    """A change done to a level ("has reduced the number of its troops in Iraq to 2,500") is also
+    that troop level (guidelines, ``troop_level``); a planned one reaches none yet."""
+    if not isinstance(event, ForceChange) or event.resulting_level is None or event.status not in ("completed", "underway"):
+        return []
+    level = event.resulting_level
+    fields = event.model_dump(include={"evidence", "date", "location", "force"})
+    return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": hedge_of(event.evidence, level)})]
 
 
 def closure_has_no_recipient(event: Event) -> Event:
