@@ -170,6 +170,8 @@ def event(data: dict) -> object:
         # A value whose cue is absent gives way to the value the evidence names.
         ({"type": "political_decision", "actor": "Peru", "kind": "agreement", "summary": "s"},
          "Peru's parliament passed a bill calling for new elections", "kind", "legislation"),
+        ({"type": "political_decision", "actor": "Peru", "kind": "agreement", "summary": "s"},
+         "Peru has asked the mission to slow its drawdown", "kind", "demand"),  # a call on someone to act
         ({"type": "force_change", "kind": "rotate", "force": "Chile", "status": "planned"},
          "Chilean troops are repositioning to the north", "kind", "reposition"),
         ({"type": "force_change", "kind": "deploy", "force": "Chile", "status": "planned"},

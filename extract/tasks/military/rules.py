@@ -85,7 +85,7 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("agreement", r"agree|\bdeal\b|\baccord\b|\bpact\b|treaty"),
         ("declaration", r"declar"),
         ("order", r"\border(?:ed|s)?\b|\bdirect(?:ed|ive)"),
-        ("demand", r"\bcall(?:ed|s|ing)? (?:on|for)\b|demand|\burg(?:e|ed|es|ing)\b"),
+        ("demand", r"\bcall(?:ed|s|ing)? (?:on|for)\b|demand|\burg(?:e|ed|es|ing)\b|\bask(?:ed|s|ing)?\b|\brequest"),
     ),
     ("personnel_change", "kind"): (
         ("resigned", r"resign|step(?:ped|s)? down|\bquit"),
