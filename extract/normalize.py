@@ -176,6 +176,39 @@ def place(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> 
     return event.model_copy(update={"location": Location(country=_state(country, aliases))})
 
 
+@functools.cache
+def _mention_pattern(aliases: Aliases) -> re.Pattern[str]:
+    """Every name of the alias table as written, and every country, as one pattern (case-sensitive)."""
+    names = {n for canonical, more in aliases.table.items() for n in (canonical, *more)} | set(_countries())
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])({alternatives})(?:i|ian|n|ese)?(?![\w-])")
+
+
+def mentions(text: str, aliases: Aliases) -> list[str]:
+    """The actors a text names, in order, canonical."""
+    names = _countries()
+    return [aliases.lookup(m[1]) or names.get(m[1], m[1]) for m in _mention_pattern(aliases).finditer(text)]
+
+
+def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> Event:
+    """A force named only by its kind of unit (``Task.unit_words``: "the brigade") is the one
+    actor its evidence names besides its place, else the last one named before it."""
+    if aliases is None or task.unit_pattern is None:
+        return event
+    place = event.location.country if event.location is not None else None
+    update = {}
+    for name in task.not_the_place:
+        value = getattr(event, name, None)
+        if not isinstance(value, str) or not task.unit_pattern.fullmatch(value.strip()):
+            continue
+        named = [m for m in dict.fromkeys(mentions(event.evidence, aliases)) if m != place]
+        earlier = [m for m in mentions(before, aliases) if m != place]
+        found = named[0] if len(named) == 1 else (earlier[-1] if earlier and not named else None)
+        if found is not None:
+            update[name] = found
+    return event.model_copy(update=update) if update else event
+
+
 def _state(name: str, aliases: Aliases | None) -> str:
     return aliases.canonical(name) if aliases is not None else name
 
@@ -328,4 +361,5 @@ def normalize(event: Event, aliases: Aliases | None, *, task: Task, before: str 
         return None
     verified = repair_values(verified, task)
     verified = canonicalize(verified, aliases) if aliases is not None else verified
-    return place(verified, before=before, task=task, aliases=aliases)
+    verified = place(verified, before=before, task=task, aliases=aliases)
+    return name_the_force(verified, before=before, task=task, aliases=aliases)

@@ -63,6 +63,9 @@ class Task:
     #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
+    #: Words that name a kind of unit, not who it belongs to ("brigade", "battlegroup"): a
+    #: ``not_the_place`` field that holds only one of them is the actor named beside it.
+    unit_words: tuple[str, ...] = ()
     #: Patterns of quotes that report no event whatever the model made of them (for the built-in
     #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
     no_event: tuple[str, ...] = ()
@@ -79,6 +82,13 @@ class Task:
     def no_event_pattern(self) -> re.Pattern[str] | None:
         """``no_event`` as one pattern (case-insensitive), compiled once; None when there is none."""
         return re.compile("|".join(f"(?:{p})" for p in self.no_event), re.IGNORECASE) if self.no_event else None
+
+    @functools.cached_property
+    def unit_pattern(self) -> re.Pattern[str] | None:
+        """A name that is one of ``unit_words`` alone ("the brigade"), compiled once; None when there is none."""
+        if not self.unit_words:
+            return None
+        return re.compile(r"(?:the\s+)?(?:" + "|".join(map(re.escape, self.unit_words)) + ")", re.IGNORECASE)
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:

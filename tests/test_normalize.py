@@ -160,6 +160,18 @@ def test_a_quote_with_counts_in_several_countries_gives_an_event_for_each() -> N
     assert counts_beside(invented) == []  # a count the quote does not state reads nothing
 
 
+def test_a_force_named_by_its_unit_is_the_actor_named_beside_it() -> None:
+    quote = "The brigade now has about 400 soldiers in the country."
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "the brigade", "count": 400})
+    before = "Germany inaugurated its armoured brigade in Lithuania on Thursday. "
+    named = normalize(level, ALIASES, task=TASK, before=before)
+    assert (named.force, named.location.country) == ("Germany", "Lithuania")
+    plan = level.model_copy(update={"evidence": "Berlin plans to grow it to 4,800 troops", "count": 4800})
+    assert normalize(plan, ALIASES, task=TASK, before=before).force == "Germany"  # its capital names the state
+    wagner = level.model_copy(update={"force": "Wagner Group"})
+    assert normalize(wagner, ALIASES, task=TASK, before=before).force == "Wagner Group"  # a name, not a unit
+
+
 def event(data: dict) -> object:
     return parse_event({"evidence": "x", **data})
 

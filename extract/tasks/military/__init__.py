@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extract.task import Task
-from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, VALUE_CUES, level_reached, repair
+from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, UNIT_WORDS, VALUE_CUES, level_reached, repair
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
 
 TASK = Task(
@@ -26,4 +26,5 @@ TASK = Task(
     detect_types=("operations_tally", "political_decision", "personnel_change"),
     not_the_place=("force",),
     no_event=NO_EVENT,
+    unit_words=UNIT_WORDS,
 )

@@ -33,6 +33,12 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Words that name a kind of unit, not whose it is ("The brigade now has about 400 soldiers").
+UNIT_WORDS: tuple[str, ...] = (
+    "brigade", "battalion", "battlegroup", "battle group", "division", "regiment", "contingent", "mission",
+    "task force", "force", "forces", "troops", "soldiers", "unit", "units",
+)  # fmt: skip
+
 #: What the guidelines (section 1) do not label, whatever the quote's words: speculation on what
 #: someone can do, and threats on a condition.
 NO_EVENT: tuple[str, ...] = (
