@@ -37,6 +37,8 @@ _NOT_A_COUNT = r"(?![a-z\d]|[.,]\d|-(?:[a-z]+-)?(?:second|minute|hour|day|week|m
 _NUMBER = re.compile(
     rf"(?<![\w.])(?<![a-z]-)(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?){_NOT_A_COUNT}(?:\s+(million|thousand))?", re.IGNORECASE
 )
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]*\.?)"
+_DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b(?!,\d)|\b\d{{1,2}}\s+{_MONTH}(?=\W)")
 _WORDS = {
     w: n
     for n, w in enumerate(
@@ -61,6 +63,7 @@ def numbers_in(text: str) -> set[int]:
     "one hundred and twenty", "a dozen" (number words are read by text2num)."""
     from text_to_num import alpha2digit
 
+    text = _DAY.sub(" ", text)  # "Jan. 11", "26 July": a day of a month is no count
     found: set[int] = set()
     for digits, scale in _NUMBER.findall(text):
         value = float(digits.replace(",", "")) * _SCALE.get(scale.lower(), 1)

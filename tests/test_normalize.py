@@ -45,6 +45,10 @@ ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliase
         ("F-16 jets and MQ-9 drones", set()),
         ("a 1,000-strong force", {1000}),  # a compound that is a count
         ("2,000-3,000 troops", {2000, 3000}),
+        # A day of a month is no count either.
+        ("on Jan. 11, about 300 troops", {300}),
+        ("met on 26 July with 40 officers", {40}),
+        ("in May 2,500 troops", {2500}),
     ],
 )
 def test_numbers_in(text: str, expected: set[int]) -> None:
