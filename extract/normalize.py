@@ -8,7 +8,8 @@ The mechanisms are here; the words they look for are the task's (``Task.type_cue
 - every number an event claims must be written in its evidence: an unsupported optional
   number is dropped, an event whose required number is unsupported is rejected;
 - a missing location is read from the evidence when it names a country ("... in Iraq"), else
-  from the text before it ("... in the country"); a force is never placed in its own state;
+  from the text before it ("... in the country"); a force is never placed in its own state, and
+  a force named only by its unit ("the brigade") is the actor named beside it;
 - a quote that places several counts in several countries gives one event per country;
 - a categorical field the evidence gives no cue for is replaced by the value its cue words
   name (for the built-in task, a "bill" is legislation, "are repositioning" is underway), then
@@ -187,7 +188,7 @@ def _mention_pattern(aliases: Aliases) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])({alternatives})(?:i|ian|n|ese)?(?![\w-])")
 
 
-def mentions(text: str, aliases: Aliases) -> list[str]:
+def _mentions(text: str, aliases: Aliases) -> list[str]:
     """The actors a text names, in order, canonical."""
     names = _countries()
     return [aliases.lookup(m[1]) or names.get(m[1], m[1]) for m in _mention_pattern(aliases).finditer(text)]
@@ -198,14 +199,14 @@ def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | 
     actor its evidence names besides its place, else the last one named before it."""
     if aliases is None or task.unit_pattern is None:
         return event
-    place = event.location.country if event.location is not None else None
+    where = event.location.country if event.location is not None else None
     update = {}
     for name in task.not_the_place:
         value = getattr(event, name, None)
         if not isinstance(value, str) or not task.unit_pattern.fullmatch(value.strip()):
             continue
-        named = [m for m in dict.fromkeys(mentions(event.evidence, aliases)) if m != place]
-        earlier = [m for m in mentions(before, aliases) if m != place]
+        named = [m for m in dict.fromkeys(_mentions(event.evidence, aliases)) if m != where]
+        earlier = [m for m in _mentions(before, aliases) if m != where]
         found = named[0] if len(named) == 1 else (earlier[-1] if earlier and not named else None)
         if found is not None:
             update[name] = found
@@ -236,16 +237,15 @@ def counts_beside(event: Event) -> list[Event]:
         return []
     from text_to_num import alpha2digit
 
-    names, placed = _countries(), list(_count_in_pattern().finditer(alpha2digit(event.evidence, "en")))
-    counts = [int(found["count"].replace(",", "")) for found in placed]
     if event.count not in numbers_in(event.evidence):  # type: ignore[attr-defined]
         return []  # a count the quote does not state: the model read something else in it
-    copies = []
-    for count, found in zip(counts, placed):
+    names, copies = _countries(), []
+    for found in _count_in_pattern().finditer(alpha2digit(event.evidence, "en")):
+        count = int(found["count"].replace(",", ""))
         if count != event.count:  # type: ignore[attr-defined]
             qualifier = HEDGES.get((found["hedge"] or "").lower(), "exact")
-            place = Location(country=names[found[3]])
-            copies.append(event.model_copy(update={"count": count, "qualifier": qualifier, "location": place}))
+            where = Location(country=names[found[3]])
+            copies.append(event.model_copy(update={"count": count, "qualifier": qualifier, "location": where}))
     return copies
 
 
