@@ -17,7 +17,6 @@ AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
 FUZZY_THRESHOLD = 85.0
 
 
-
 @dataclass(frozen=True)
 class Span:
     """Where a quote was found: offsets in the article text and in the original file."""

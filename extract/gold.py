@@ -312,7 +312,6 @@ def _iso_date_problem(value: str) -> str | None:
     return None
 
 
-
 def _evidence_problem(evidence: str, article: Article) -> str | None:
     if not evidence.strip():
         return "evidence is empty"

@@ -129,7 +129,6 @@ def _filled_slots(event: Event) -> int:
     return sum(slot_value(event, name) is not None for name, _ in slots(type(event)))
 
 
-
 def _fuzzy(a: str, b: str, *, threshold: float) -> bool:
     return fuzz.token_set_ratio(a, b, processor=default_process) >= threshold
 
