@@ -59,9 +59,15 @@ _PLACE_WORDS = (
 _PLACE_RANK = {"in": 0, "into": 0, "inside": 0, "across": 0, "from": 1, "to": 1, "outside": 1, "of": 2}
 
 
-def numbers_in(text: str) -> set[int]:
+_READ_DIGITS = re.compile(rf"(?<![\w.,])(?<![a-z]-)\d+{_NOT_A_COUNT}", re.IGNORECASE)
+_NUMBER_WORD = re.compile(rf"\b({'|'.join(sorted(_WORDS, key=len, reverse=True))})\b{_NOT_A_COUNT}")
+
+
+@functools.lru_cache(maxsize=4096)
+def numbers_in(text: str) -> frozenset[int]:
     """Integers written in a text: "2,500", "3000", "1.2 million", "three", "twenty-five",
-    "one hundred and twenty", "a dozen" (number words are read by text2num)."""
+    "one hundred and twenty", "a dozen" (number words are read by text2num). Cached: a quote is
+    read by several rules."""
     from text_to_num import alpha2digit
 
     text = _DAY.sub(" ", text)  # "Jan. 11", "26 July": a day of a month is no count
@@ -71,10 +77,9 @@ def numbers_in(text: str) -> set[int]:
         if value.is_integer():
             found.add(int(value))
     words = alpha2digit(_NUMBER.sub(" # ", text), "en")  # digits masked: "1.2 million" is read above
-    found.update(int(d) for d in re.findall(rf"(?<![\w.,])(?<![a-z]-)\d+{_NOT_A_COUNT}", words, re.IGNORECASE))
-    lowered = words.lower()
-    found.update(n for w, n in _WORDS.items() if re.search(rf"\b{w}\b{_NOT_A_COUNT}", lowered))
-    return found
+    found.update(int(d) for d in _READ_DIGITS.findall(words))
+    found.update(_WORDS[w] for w in _NUMBER_WORD.findall(words.lower()))
+    return frozenset(found)
 
 
 @functools.cache
