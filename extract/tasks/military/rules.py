@@ -1,5 +1,6 @@
 """The military task's normalizer rules: cue words from the type definitions and status rules of
-its GUIDELINES.md, and the rules no table holds (troops added are no level; a closed facility
+its GUIDELINES.md, the words of units and of what reports no event, and the rules no table holds
+(troops added are no level, a reduction done to a level is also that level, a closed facility
 goes to no one)."""
 
 from __future__ import annotations
