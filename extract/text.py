@@ -48,7 +48,7 @@ def hedge_of(text: str, count: int) -> str:
     return HEDGES[found[1].lower()] if found else "exact"
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _hedged(written: str) -> re.Pattern[str]:
     hedges = "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True))
     return re.compile(rf"\b({hedges})\s+(?:{written})(?![\d,]*\d)", re.IGNORECASE)
