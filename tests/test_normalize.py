@@ -144,6 +144,15 @@ def test_a_reduction_done_to_a_level_is_also_the_level() -> None:
     assert TASK.implied(change.model_copy(update={"status": "planned"})) == []  # a plan reaches no level yet
 
 
+def test_a_withdrawal_that_leaves_troops_is_a_reduction() -> None:
+    quote = "The mission withdrew 2,000 soldiers, leaving about 17,600 in place"
+    change = parse_event({"type": "force_change", "evidence": quote, "kind": "withdraw", "force": "Peru",
+                          "resulting_level": 17600, "status": "completed"})
+    assert repair_values(change, TASK).kind == "reduce"
+    gone = change.model_copy(update={"evidence": "The last soldiers withdrew", "resulting_level": None})
+    assert repair_values(gone, TASK).kind == "withdraw"
+
+
 def test_a_level_stays_a_level() -> None:
     quote = "Further south, the United States has about 10,000 troops in Poland."
     level = parse_event({"type": "troop_level", "evidence": quote, "force": "United States", "count": 10000})

@@ -1,7 +1,7 @@
 """The military task's normalizer rules: cue words from the type definitions and status rules of
 its GUIDELINES.md, the words of units and of what reports no event, and the rules no table holds
-(troops added are no level, a reduction done to a level is also that level, a closed facility
-goes to no one)."""
+(troops added are no level, a withdrawal that leaves troops is a reduction, a reduction done to
+a level is also that level, a closed facility goes to no one)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,14 @@ def level_reached(event: Event) -> list[Event]:
     return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": hedge_of(event.evidence, level)})]
 
 
+def a_withdrawal_that_leaves_troops_reduces(event: Event) -> Event:
+    """A withdrawal that leaves a level of troops in place is a reduction (guidelines: ``reduce``
+    "leaves troops in place", ``withdraw`` is leaving)."""
+    if isinstance(event, ForceChange) and event.kind == "withdraw" and event.resulting_level:
+        return event.model_copy(update={"kind": "reduce"})
+    return event
+
+
 def closure_has_no_recipient(event: Event) -> Event:
     """A closed base is handed to no one: its ``to_party`` is emptied."""
     if event.type == "base_transfer" and getattr(event, "kind", None) == "closure" and getattr(event, "to_party", None):
@@ -142,4 +150,4 @@ def closure_has_no_recipient(event: Event) -> Event:
 
 def repair(event: Event) -> Event:
     """The task's last rules, in order."""
-    return closure_has_no_recipient(troops_added_are_a_change(event))
+    return closure_has_no_recipient(a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event)))
