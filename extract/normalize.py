@@ -30,7 +30,7 @@ import pycountry
 from extract.aliases import Aliases
 from extract.schema import Event, Location
 from extract.task import Task
-from extract.text import HEDGES
+from extract.text import HEDGE_WORDS, HEDGES
 
 #: What makes a written number no count: an ordinal or a model number ("45th", "F-16"), or a
 #: length of time or distance ("a seven-week campaign", "a 30-day deadline").
@@ -169,20 +169,18 @@ def last_country(text: str, *, besides: frozenset[str] = frozenset()) -> str | N
 def place(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> Event:
     """Give an event its country when the model left none: from its evidence, else from the text
     before it. The state of a field that is never the place (``Task.not_the_place``: troops are
-    counted where they serve) is no place; a location that names it is read again."""
+    counted where they serve) is no place; a location that names it is read again. Actor names
+    and the location are canonical already (``canonicalize`` runs first)."""
     if "location" not in type(event).model_fields:
         return event
-    states = frozenset(
-        (aliases.canonical(v) if aliases is not None else v)
-        for name in task.not_the_place
-        if isinstance(v := getattr(event, name, None), str)
-    )
-    if event.location is not None and not (states and _state(event.location.country, aliases) in states):
+    states = frozenset(v for name in task.not_the_place if isinstance(v := getattr(event, name, None), str))
+    if event.location is not None and event.location.country not in states:
         return event
     country = infer_country(event.evidence, besides=states) or last_country(before, besides=states)
     if country is None:
         return event if event.location is None else event.model_copy(update={"location": None})
-    return event.model_copy(update={"location": Location(country=_state(country, aliases))})
+    canonical = aliases.canonical(country) if aliases is not None else country
+    return event.model_copy(update={"location": Location(country=canonical)})
 
 
 @functools.cache
@@ -218,17 +216,12 @@ def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | 
     return event.model_copy(update=update) if update else event
 
 
-def _state(name: str, aliases: Aliases | None) -> str:
-    return aliases.canonical(name) if aliases is not None else name
-
-
 @functools.cache
 def _count_in_pattern() -> re.Pattern[str]:
     """A count, at most five words, then "in" and a country: "2,500 American troops in Iraq",
     "roughly 900 in neighboring Syria", "2,500 across the border in Iraq" (numbers in digits)."""
-    hedges = "|".join(sorted(HEDGES, key=len, reverse=True))
     return re.compile(
-        rf"(?:\b(?i:(?P<hedge>{hedges}))\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+(?:[\w-]+\s+){{0,5}}?"
+        rf"(?:\b(?i:(?P<hedge>{HEDGE_WORDS}))\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+(?:[\w-]+\s+){{0,5}}?"
         rf"(?:across the border\s+)?in\s+(?:the\s+)?(?:neighbou?ring\s+)?{_country_pattern().pattern}"
         rf"(?!,?\s+and\s+{_country_pattern().pattern})"  # "196 operations in Iraq and Syria" is in neither
     )

@@ -39,6 +39,8 @@ HEDGES = {
     "fewer than": "fewer_than", "less than": "fewer_than", "under": "fewer_than", "at least": "at_least",
     "up to": "at_most",
 }  # fmt: skip
+#: The hedges as a regular expression alternation, longest first ("more than" before "more").
+HEDGE_WORDS = "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True))
 
 
 def hedge_of(text: str, count: int) -> str:
@@ -50,5 +52,4 @@ def hedge_of(text: str, count: int) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _hedged(written: str) -> re.Pattern[str]:
-    hedges = "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True))
-    return re.compile(rf"\b({hedges})\s+(?:{written})(?![\d,]*\d)", re.IGNORECASE)
+    return re.compile(rf"\b({HEDGE_WORDS})\s+(?:{written})(?![\d,]*\d)", re.IGNORECASE)
