@@ -46,9 +46,8 @@ from extract.llm import LLMClient, Request, Result, Usage
 from extract.normalize import counts_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
-from extract.sentences import sentence_spans
+from extract.sentences import sentence_spans, sentence_windows
 from extract.task import Task
-from extract.text import windows
 
 RUN_FORMAT = "extract.run/1"
 #: Window size in characters: one to three sentences, the length of the few-shot texts.
@@ -316,7 +315,7 @@ def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
     the same for every call of a run, so the server evaluates it once; the prompt shows a
     compact schema, while the grammar holds the answer to the event union.
     """
-    spans = windows(article.text, max_chars=WINDOW_CHARS)
+    spans = window_spans(article.text)
     return [
         Call(
             label=f"window {part}/{len(spans)}",
@@ -332,7 +331,14 @@ def plan_calls(article: Article, *, prompts: PromptSet) -> list[Call]:
 
 def count_calls(article: Article) -> int:
     """How many calls ``plan_calls`` makes for an article, without rendering a prompt (for a progress bar)."""
-    return len(windows(article.text, max_chars=WINDOW_CHARS))
+    return len(window_spans(article.text))
+
+
+def window_spans(text: str) -> list[tuple[int, int]]:
+    """The windows strategy's (start, end) spans: whole sentences (sentencex, so "U.S." or "Jan. 5"
+    never ends one) grouped up to ``WINDOW_CHARS``, as the detect strategy groups its own."""
+    groups = sentence_windows(text, sentence_spans(text), max_chars=WINDOW_CHARS)
+    return [(group[0][0], group[-1][1]) for group in groups]
 
 
 #: Errors after which no other call can succeed either: they stop the whole run.

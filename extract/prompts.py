@@ -37,13 +37,15 @@ def as_data(text: str) -> str:
 EXAMPLES_FORMAT = "extract.examples/1"
 #: The strategy whose templates every task must have; the others (detect, the benchmark's baselines) are optional.
 MAIN_STRATEGY = "windows"
+#: Files a strategy uses when the task has them: more few-shot examples, after those of examples.yaml.
+OPTIONAL_FILES = frozenset({"more_examples.yaml"})
 
 
 def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """The files each strategy's prompts are made of: its prompt hash covers exactly these, so
     editing one strategy's prompt never invalidates another's recorded responses."""
     type_templates = tuple(f"types/{t}.j2" for t in event_types)
-    windows = ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", *type_templates)
+    windows = ("window_system.j2", "window.j2", "rules.j2", "examples.yaml", "more_examples.yaml", *type_templates)
     detect = (
         "detect_system.j2", "detect.j2", "fill_system.j2", "fill.j2", "rules.j2", "examples.yaml",
         "more_examples.yaml", *type_templates,
@@ -82,7 +84,7 @@ class PromptSet:
         """The templates of ``directory`` (default: the task's ``prompts/``)."""
         directory = task.prompts_dir if directory is None else directory
         files = strategy_files(task.event_types)
-        required = set(files[MAIN_STRATEGY])
+        required = set(files[MAIN_STRATEGY]) - OPTIONAL_FILES
         sources = {}
         for name in dict.fromkeys(n for names in files.values() for n in names):
             path = directory / name
@@ -101,7 +103,12 @@ class PromptSet:
         files = strategy_files(self.task.event_types)
         if not self.task.detect_types:
             del files["hybrid"]
-        return {name: names for name, names in files.items() if all(n in self.sources for n in names)}
+        present = {name: tuple(n for n in names if n in self.sources) for name, names in files.items()}
+        return {
+            name: present[name]
+            for name, names in files.items()
+            if all(n in self.sources or n in OPTIONAL_FILES for n in names)
+        }
 
     @functools.cached_property
     def best_strategy(self) -> str:
@@ -148,23 +155,25 @@ class PromptSet:
     def _window_prefix(self) -> tuple[dict[str, str], ...]:
         """The system message and the few-shot turns: the same for every window, built once."""
         messages = [{"role": "system", "content": self.render("window_system.j2", event_types=self.task.event_types)}]
-        for example in self.examples():
+        for example in self._shots:
             answer = {"events": [e.model_dump(mode="json", exclude_none=True) for e in example.events]}
             messages.append({"role": "user", "content": self.render("window.j2", article=None, text=example.text)})
             messages.append({"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)})
         return tuple(messages)
 
     @functools.cached_property
-    def _detect_shots(self) -> tuple[Example, ...]:
-        """The detect strategy's few-shot examples: those of examples.yaml, then more_examples.yaml."""
-        return (*self.examples(), *self.examples("more_examples.yaml"))
+    def _shots(self) -> tuple[Example, ...]:
+        """The few-shot examples of every strategy but langextract: those of examples.yaml, then
+        those of more_examples.yaml when the task has it."""
+        more = self.examples("more_examples.yaml") if "more_examples.yaml" in self.sources else []
+        return (*self.examples(), *more)
 
     @functools.cached_property
     def _detect_prefix(self) -> tuple[dict[str, str], ...]:
         """The detect calls' system message and few-shot turns (each example's text and the types of
         its events), built once per run."""
         messages = [{"role": "system", "content": self.render("detect_system.j2", event_types=self.task.event_types)}]
-        for example in self._detect_shots:
+        for example in self._shots:
             answer = {"types": list(dict.fromkeys(e.type for e in example.events))}
             messages.append({"role": "user", "content": self.render("detect.j2", published=None, text=example.text)})
             messages.append({"role": "assistant", "content": json.dumps(answer, ensure_ascii=False)})
@@ -182,7 +191,7 @@ class PromptSet:
         prefixes = {}
         for event_type in self.task.event_types:
             messages = [{"role": "system", "content": self.render("fill_system.j2", event_type=event_type)}]
-            for example in self._detect_shots:
+            for example in self._shots:
                 events = [e.model_dump(mode="json", exclude_none=True) for e in example.events if e.type == event_type]
                 if events:
                     user = self.render("fill.j2", context=None, published=None, text=example.text)

@@ -17,7 +17,7 @@ _QUOTES = re.compile(r"[\"“”]")
 def sentence_spans(text: str) -> list[Span]:
     """(start, end) of every sentence of ``text``, stripped of surrounding space; a line break
     always ends a sentence (headlines, bylines and captions stand alone)."""
-    from sentencex import segment  # imported on first use: the windows strategy never needs it
+    from sentencex import segment  # imported on first use: `import extract` stays fast
 
     spans: list[Span] = []
     for line in _LINE.finditer(text):

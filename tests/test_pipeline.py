@@ -27,6 +27,7 @@ from extract.pipeline import (
     plan_calls,
     run_articles,
     salvage_events,
+    window_spans,
     write_events,
     write_run,
 )
@@ -36,7 +37,6 @@ from extract.tasks.military import TASK
 Extraction = TASK.extraction_model
 parse_event = TASK.parse_event  # noqa: E305
 from extract.documents import Article, load_documents
-from extract.text import windows
 from tests.fakes import FakeServer, completion_cut, fake_client
 
 REPO = Path(__file__).resolve().parent.parent
@@ -175,7 +175,7 @@ def test_one_call_per_window_after_a_shared_prefix(tmp_path: Path) -> None:
         ARTICLE, client=make_client(tmp_path, server), prompts=PromptSet.load(TASK, REPO / "prompts"),
         aliases=ALIASES, on_pass=passes.append,
     )
-    spans = windows(ARTICLE.text, max_chars=WINDOW_CHARS)
+    spans = window_spans(ARTICLE.text)
     assert len(spans) > 3 and all(e - s <= WINDOW_CHARS for s, e in spans)
     assert passes == [f"window {i}/{len(spans)}" for i in range(1, len(spans) + 1)]
     assert len({json.dumps(r["messages"][:-1]) for r in server.requests}) == 1, "windows share rules + examples"
@@ -188,6 +188,19 @@ def test_one_call_per_window_after_a_shared_prefix(tmp_path: Path) -> None:
     # The cut window's copies and window 3's event are one event after canonical names.
     assert [r.event.force for r in outcome.events] == ["United States"]
     assert len(outcome.keys) == len(server.requests)  # the failed calls' responses can be exported too
+
+
+def test_windows_are_whole_sentences_never_cut_after_an_abbreviation() -> None:
+    text = (
+        "Troops left on Jan. 11, French officials said. The U.S. Army moved 400 soldiers to Erbil in "
+        "the Kurdistan region on Monday, a spokesman said. Lt. Gen. Ray Park took command of the task force. "
+        "The U.K. sent 250 more soldiers to Estonia on Dec. 3, and Canada pulled forty-two trainers out of "
+        "Latvia. Brig. Gen. Sara Holt was named commander of the British battle group on Feb. 9."
+    )
+    spans = window_spans(text)
+    assert len(spans) > 1
+    assert "".join(text[a:b] + " " for a, b in spans).strip() == text  # consecutive, nothing lost
+    assert all(text[b - 1] == "." and not text[:b].endswith(("Jan.", "U.S.", "Gen.")) for _, b in spans)
 
 
 def test_a_lower_configured_limit_wins_over_the_window_limit(tmp_path: Path) -> None:
