@@ -59,6 +59,7 @@ _PLACE_WORDS = (
 _PLACE_RANK = {"in": 0, "into": 0, "inside": 0, "across": 0, "from": 1, "to": 1, "outside": 1, "of": 2}
 
 
+_UNCOUNTED = re.compile(r"\b(?:hundreds|thousands|millions|dozens)\b", re.IGNORECASE)
 _READ_DIGITS = re.compile(rf"(?<![\w.,])(?<![a-z]-)\d+{_NOT_A_COUNT}", re.IGNORECASE)
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(sorted(_WORDS, key=len, reverse=True))})\b{_NOT_A_COUNT}")
 
@@ -76,7 +77,9 @@ def numbers_in(text: str) -> frozenset[int]:
         value = float(digits.replace(",", "")) * _SCALE.get(scale.lower(), 1)
         if value.is_integer():
             found.add(int(value))
-    words = alpha2digit(_NUMBER.sub(" # ", text), "en")  # digits masked: "1.2 million" is read above
+    # Digits are masked ("1.2 million" is read above), and so are "hundreds" or "thousands",
+    # which text2num reads as 100 and 1000 but which are no count (guidelines, section 4).
+    words = alpha2digit(_UNCOUNTED.sub(" # ", _NUMBER.sub(" # ", text)), "en")
     found.update(int(d) for d in _READ_DIGITS.findall(words))
     found.update(_WORDS[w] for w in _NUMBER_WORD.findall(words.lower()))
     return frozenset(found)
@@ -103,6 +106,13 @@ def verify_numbers(event: Event) -> Event | None:
         if name == "count" and qualifier is not None and not qualifier.is_required():
             update["qualifier"] = None  # the hedge of a dropped count means nothing
     return event.model_copy(update=update) if update else event
+
+
+def _states_a_figure(event: Event, task: Task) -> bool:
+    """Whether an event of a type that is a figure (``Task.figures``) still holds a number."""
+    if event.type not in task.figures:
+        return True
+    return any(getattr(event, name, None) is not None for name in int_fields(type(event)))
 
 
 #: Names and adjectives of countries that ISO 3166 does not give, or gives in another form.
@@ -358,7 +368,7 @@ def normalize(event: Event, aliases: Aliases | None, *, task: Task, before: str 
     """All the rules above, in order; None when the event must be rejected. ``before``: the
     article's text before the evidence, where a place left unnamed is looked for."""
     verified = verify_numbers(event)
-    if verified is None:
+    if verified is None or not _states_a_figure(verified, task):
         return None
     verified = repair_values(verified, task)
     verified = canonicalize(verified, aliases) if aliases is not None else verified

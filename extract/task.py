@@ -69,6 +69,9 @@ class Task:
     #: Patterns of quotes that report no event whatever the model made of them (for the built-in
     #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
     no_event: tuple[str, ...] = ()
+    #: Types that are a figure (for the built-in task, a casualty toll): an event of one whose
+    #: number fields are all empty, or all unstated in its quote, is rejected.
+    figures: tuple[str, ...] = ()
     #: Actor fields whose state is never the event's place (a force is counted where it serves,
     #: not at home): a location that names it is replaced from the evidence or the text before.
     not_the_place: tuple[str, ...] = ()

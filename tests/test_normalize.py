@@ -49,6 +49,9 @@ ALIASES = Aliases.load(Path(__file__).resolve().parent.parent / "gold" / "aliase
         ("on Jan. 11, about 300 troops", {300}),
         ("met on 26 July with 40 officers", {40}),
         ("in May 2,500 troops", {2500}),
+        # "hundreds", "thousands" and "dozens" are no count (text2num would read 100 and 1000).
+        ("leaving hundreds dead and thousands displaced", set()),
+        ("hundreds of thousands fled, dozens of soldiers and a hundred guards", {100}),
     ],
 )
 def test_numbers_in(text: str, expected: set[int]) -> None:
@@ -62,6 +65,18 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
     assert verify_numbers(troops) is None
     fine = parse_event({"type": "troop_level", "evidence": "about 900 troops remain", "force": "US", "count": 900})
     assert verify_numbers(fine) is fine
+
+
+def test_a_toll_that_states_no_figure_is_rejected() -> None:
+    evidence = "The ministry did not comment on the deaths of the aid workers."
+    toll = parse_event({"type": "casualty_toll", "evidence": evidence, "population": "aid workers"})
+    assert normalize(toll, ALIASES, task=TASK) is None
+    unstated = parse_event({"type": "casualty_toll", "evidence": evidence, "population": "aid workers", "killed": 7})
+    assert normalize(unstated, ALIASES, task=TASK) is None  # its only number is not in the quote
+    stated = parse_event({"type": "casualty_toll", "evidence": "at least 7 aid workers were killed", "population": "aid workers", "killed": 7})
+    assert normalize(stated, ALIASES, task=TASK).killed == 7
+    attack = parse_event({"type": "attack", "evidence": "Rockets hit the base.", "target": "base", "means": "rocket"})
+    assert normalize(attack, ALIASES, task=TASK) is not None  # an attack is no figure
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ TASK = Task(
     # The three types where detect-then-fill led windows on the development set (README).
     detect_types=("operations_tally", "political_decision", "personnel_change"),
     not_the_place=("force",),
+    figures=("casualty_toll",),
     no_event=NO_EVENT,
     unit_words=UNIT_WORDS,
 )
