@@ -60,8 +60,21 @@ def test_the_committed_benchmark_was_recorded_under_todays_prompts() -> None:
     prompts = PromptSet.load(TASK)
     for table in record["sets"].values():
         assert {name: prompts.hash_of(name) for name in table["prompts"]} == table["prompts"]
-    # The windows strategy's hash is the one its answers were recorded under, with the article framed (issue 14).
-    assert prompts.hash_of("windows") == "0709bf5b1d2eb863"
+    # The windows strategy's hash is the one its answers were recorded under: the article framed
+    # (issue 14), windows of whole sentences and the few-shot turns of both example files (issue 15).
+    assert prompts.hash_of("windows") == "9edcb211638bb689"
+
+
+def test_more_examples_are_optional(copy: Path) -> None:
+    """A task without more_examples.yaml keeps every strategy; its prompts show examples.yaml's shots only."""
+    (copy / "more_examples.yaml").unlink()
+    prompts = PromptSet.load(TASK, copy)
+    assert {"windows", "detect", "hybrid"} <= set(prompts.strategies)
+    assert "more_examples.yaml" not in prompts.strategies["windows"]
+    assert prompts.hash_of("windows") != PromptSet.load(TASK, PROMPTS).hash_of("windows")
+    article = Article(id="a", title="", text="Troops left.", source="a")
+    turns = prompts.window_messages(article, start=0, end=12, part=1, parts=1)
+    assert len(turns) == 2 + 2 * len(prompts.examples())
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -88,8 +101,9 @@ def test_window_messages_order_and_content(article: Article) -> None:
     prompts = PromptSet.load(TASK, PROMPTS)
     messages = window(prompts, article)
     roles = [m["role"] for m in messages]
-    examples = prompts.examples()
+    examples = [*prompts.examples(), *prompts.examples("more_examples.yaml")]  # both files' shots
     assert roles == ["system", *["user", "assistant"] * len(examples), "user"]
+    assert examples[-1].events[-1].evidence in messages[-2]["content"]
     system, question = messages[0]["content"], messages[-1]["content"]
     assert system.startswith("You are a careful analyst")
     assert (PROMPTS / "rules.j2").read_text(encoding="utf-8").strip() in system

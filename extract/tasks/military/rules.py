@@ -59,7 +59,7 @@ _STATUS_CUES: tuple[tuple[str, str], ...] = (
 #: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
 VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("force_change", "kind"): (
-        ("reposition", r"repositio|relocat"),
+        ("reposition", r"repositio|relocat|regroup|consolidat|\bmov(?:ed|es|ing)\s+(?:\w+\s+){0,3}?to\b"),
         ("rotate", r"rotat|\breplac"),
         ("withdraw", r"withdr|pull(?:ed|ing|s)? out|\bleav(?:e|es|ing)\b|\bexit"),
         ("reduce", r"reduc|\bcut|draw ?down|halv|downsiz"),
