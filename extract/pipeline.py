@@ -166,6 +166,8 @@ def _checked(
         reason = "the evidence is an instruction to the model, not reporting"
     if reason is None and task.no_event_pattern is not None and task.no_event_pattern.search(event.evidence):
         reason = "the evidence reports no event (speculation or a conditional threat)"
+    if reason is None and (denied := task.not_of_type_patterns.get(event.type)) and denied.search(event.evidence):
+        reason = f"the evidence reports no single {event.type}"
     before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
     normalized = normalize(event, aliases, task=task, before=before)
     if normalized is None:

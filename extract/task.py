@@ -69,6 +69,9 @@ class Task:
     #: Patterns of quotes that report no event whatever the model made of them (for the built-in
     #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
     no_event: tuple[str, ...] = ()
+    #: type -> patterns of quotes that never report one event of the type, whatever the model
+    #: made of them (for the built-in task, a count of strikes is a tally, not one attack).
+    not_of_type: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Types that are a figure (for the built-in task, a casualty toll): an event of one whose
     #: number fields are all empty, or all unstated in its quote, is rejected.
     figures: tuple[str, ...] = ()
@@ -85,6 +88,11 @@ class Task:
     def no_event_pattern(self) -> re.Pattern[str] | None:
         """``no_event`` as one pattern (case-insensitive), compiled once; None when there is none."""
         return re.compile("|".join(f"(?:{p})" for p in self.no_event), re.IGNORECASE) if self.no_event else None
+
+    @functools.cached_property
+    def not_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
+        """``not_of_type`` as one pattern per type (case-insensitive), compiled once."""
+        return {t: re.compile("|".join(f"(?:{p})" for p in ps), re.IGNORECASE) for t, ps in self.not_of_type.items() if ps}
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:

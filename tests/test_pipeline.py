@@ -91,6 +91,25 @@ def test_ground_rejects_what_the_guidelines_do_not_label() -> None:
     assert {r.rejected for r in rejected} == {"the evidence reports no event (speculation or a conditional threat)"}
 
 
+def test_a_counted_campaign_is_no_single_attack() -> None:
+    """A quote that counts strikes reports a tally (guidelines, attack): as an attack it is rejected;
+    as a tally, and an attack that is one strike, it is kept."""
+    text = (
+        "Strikes go on\n\nThe militia has launched at least forty-two drone and rocket strikes on the base "
+        "since May. A drone struck the base on Monday, wounding two guards."
+    )
+    article = Article(id="c#1", title="Strikes go on", text=text, source="c.txt", runs=((0, 0, len(text)),))
+    campaign = "The militia has launched at least forty-two drone and rocket strikes on the base since May"
+    attacks = [
+        parse_event({"type": "attack", "evidence": campaign, "target": "base", "means": "drone"}),
+        parse_event({"type": "attack", "evidence": "A drone struck the base on Monday, wounding two guards", "target": "base", "means": "drone", "injured": 2}),
+        parse_event({"type": "operations_tally", "evidence": campaign, "actor": "militia", "kind": "strikes", "count": 42, "qualifier": "at_least"}),
+    ]
+    kept, rejected = ground(article, attacks, aliases=ALIASES, task=TASK)
+    assert [r.event.type for r in kept] == ["attack", "operations_tally"] and kept[0].event.injured == 2
+    assert [r.rejected for r in rejected] == ["the evidence reports no single attack"]
+
+
 def test_a_fact_from_the_headline_is_quoted_from_the_body() -> None:
     title = "Coalition hands Camp Taji to Iraqi forces"
     text = (

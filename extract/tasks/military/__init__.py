@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from extract.task import Task
-from extract.tasks.military.rules import NO_EVENT, TYPE_CUES, UNIT_WORDS, VALUE_CUES, level_reached, repair
+from extract.tasks.military.rules import NO_EVENT, NOT_OF_TYPE, TYPE_CUES, UNIT_WORDS, VALUE_CUES, level_reached, repair
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
 
 TASK = Task(
@@ -27,5 +27,6 @@ TASK = Task(
     not_the_place=("force",),
     figures=("casualty_toll",),
     no_event=NO_EVENT,
+    not_of_type=NOT_OF_TYPE,
     unit_words=UNIT_WORDS,
 )

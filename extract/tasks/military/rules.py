@@ -47,6 +47,19 @@ NO_EVENT: tuple[str, ...] = (
     r"\b(?:threat\w*|warn\w*|vow\w*|will)\b[^.;]*\bif\b",
 )
 
+_COUNT_WORD = (
+    r"\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands|scores"
+)
+#: Quotes that never report one event of a type: a count of strikes, attacks, raids or sorties
+#: is a tally of a campaign (guidelines, ``attack``: "one attack is one event").
+NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
+    "attack": (
+        rf"\b(?:{_COUNT_WORD})\s+(?:(?:drone|rocket|missile|mortar|artillery|air|and|separate)\s+){{0,3}}"
+        r"(?:air)?(?:strikes|attacks|raids|sorties)\b",
+    ),
+}
+
 #: The status rules of the guidelines (section 5), in order of precedence.
 _STATUS_CUES: tuple[tuple[str, str], ...] = (
     ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"),
