@@ -169,7 +169,7 @@ def _checked(
     if reason is None and (denied := task.not_of_type_patterns.get(event.type)) and denied.search(event.evidence):
         reason = f"the evidence reports no single {event.type}"
     before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
-    normalized = normalize(event, aliases, task=task, before=before)
+    normalized = normalize(event, aliases, task=task, before=before, published=article.published)
     if normalized is None:
         return event, span, reason or "a required number is not in the evidence"
     if not states_its_type(normalized, task):

@@ -8,6 +8,7 @@ from extract.aliases import Aliases
 from extract.normalize import (
     canonical_actor,
     counts_beside,
+    date_in,
     infer_country,
     normalize,
     numbers_in,
@@ -65,6 +66,33 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
     assert verify_numbers(troops) is None
     fine = parse_event({"type": "troop_level", "evidence": "about 900 troops remain", "force": "US", "count": 900})
     assert verify_numbers(fine) is fine
+
+
+@pytest.mark.parametrize(
+    ("text", "published", "expected"),
+    [
+        ("France first sent troops to Mali in January 2013", None, "2013-01"),  # as precise as the text
+        ("which seized power on July 26, 2023 after", None, "2023-07-26"),
+        ("the base at Faya-Largeau on Dec. 26 and the one at Abeche", "2025-01-31", "2024-12-26"),
+        ("left Mali on Monday, handing their base", "2022-08-16", "2022-08-15"),  # a Tuesday's paper
+        ("On Sunday, a drone struck the base", "2024-08-25", "2024-08-25"),  # a Sunday's paper: that day
+        ("at a meeting last Thursday, the president said", "2020-08-24", "2020-08-20"),
+        ("Kadhimi took office in May", "2020-08-24", "2020-05"),
+        ("on Monday", None, None),  # a relative date needs a publication date
+        ("troops will leave by Sept. 15, the deadline", "2024-04-25", None),  # a deadline is no date
+        ("killed since January", "2024-04-25", None),  # the start of a period is no date
+        ("about 2,500 troops; they may leave", "2024-04-25", None),  # "may" the verb, a count
+    ],
+)
+def test_date_in_reads_the_date_a_quote_writes(text: str, published: str | None, expected: str | None) -> None:
+    assert date_in(text, published=published) == expected
+
+
+def test_a_date_left_empty_is_read_from_the_quote_and_the_models_date_stands() -> None:
+    given = {"type": "attack", "evidence": "A drone struck the base on Monday", "target": "base", "means": "drone"}
+    assert normalize(parse_event(given), ALIASES, task=TASK, published="2024-01-30").date == "2024-01-29"
+    dated = parse_event({**given, "date": "2024-01-28"})
+    assert normalize(dated, ALIASES, task=TASK, published="2024-01-30").date == "2024-01-28"
 
 
 def test_a_toll_that_states_no_figure_is_rejected() -> None:
