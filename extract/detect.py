@@ -14,6 +14,10 @@ cores) once per batch. The events are grounded as the windows strategy's are.
 The hybrid strategy (``hybrid=True``) detects in the same way but fills only the task's
 ``detect_types``; it takes the other types from the windows strategy's calls
 (``extract.pipeline.plan_calls``), asked first in the batch.
+
+A window that, with its context, holds no cue word of a type (``Task.type_cues``) is never
+filled for it, and one with no cue word of any type filled is not asked to detect: an event whose
+quote holds no cue word of its type is rejected anyway, so those calls could only cost time.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from extract.aliases import Aliases
 from extract.config import WINDOW_MAX_TOKENS
 from extract.documents import Article
 from extract.llm import LLMClient, Request, Result
+from extract.normalize import type_cue_pattern
 from extract.pipeline import ArticleOutcome, Call, _answer, _outcome, plan_calls
 from extract.pipeline import count_calls as count_window_calls
 from extract.prompts import PromptSet
 from extract.sentences import Span, sentence_spans, sentence_windows
+from extract.task import Task
 
 STRATEGY = "detect"
 #: Articles whose calls are ordered together by prefix: more reuses each prefix longer, fewer
@@ -51,21 +57,21 @@ def detect_windows(article: Article) -> list[list[Span]]:
     return sentence_windows(article.text, sentence_spans(article.text), max_chars=DETECT_CHARS)
 
 
-def count_calls(article: Article, *, hybrid: bool = False) -> int:
+def count_calls(article: Article, *, task: Task, hybrid: bool = False) -> int:
     """The detect calls of an article (and a hybrid run's windows calls): the fills are known only
     once they have answered."""
-    return len(detect_windows(article)) + (count_window_calls(article) if hybrid else 0)
+    detects = len(_Work.of(article).asked(task, fill_types(task, hybrid=hybrid)))
+    return detects + (count_window_calls(article) if hybrid else 0)
 
 
-def fill_types(prompts: PromptSet, *, hybrid: bool) -> tuple[str, ...]:
+def fill_types(task: Task, *, hybrid: bool) -> tuple[str, ...]:
     """The types filled by detect-then-fill, in the task's order: all of them, or the hybrid's."""
-    task = prompts.task
     return tuple(t for t in task.event_types if not hybrid or t in task.detect_types)
 
 
-def detect_calls(article: Article, prompts: PromptSet) -> list[Call]:
-    """An article's detect calls, one per detect window: the first round of detect-then-fill."""
-    return _Work.of(article).detect_calls(prompts)
+def detect_calls(article: Article, prompts: PromptSet, *, hybrid: bool = False) -> list[Call]:
+    """An article's detect calls, one per detect window that holds a cue word of a type filled."""
+    return [call for _, call in _Work.of(article).detect_calls(prompts, fill_types(prompts.task, hybrid=hybrid))]
 
 
 def window_calls(article: Article, prompts: PromptSet) -> list[Call]:
@@ -93,19 +99,33 @@ class _Work:
         context = [article.text[slice(*groups[i - 1][-1])] if i else "" for i in range(len(groups))]
         return cls(article, [(g[0][0], g[-1][1]) for g in groups], context)
 
-    def detect_calls(self, prompts: PromptSet) -> list[Call]:
-        """One call per window: which types of event does it report?"""
+    def cued(self, task: Task, event_type: str, part: int) -> bool:
+        """Whether a window or its context (a fill may quote either) holds a cue word of a type (a
+        type without cue words: always)."""
+        pattern = type_cue_pattern(task, event_type)
+        text = f"{self.context[part - 1]} {self.article.text[slice(*self.windows[part - 1])]}"
+        return pattern is None or pattern.search(text) is not None
+
+    def asked(self, task: Task, types: Sequence[str]) -> list[int]:
+        """The windows worth a detect call: those with a cue word of one of ``types``."""
+        return [part for part in range(1, len(self.windows) + 1) if any(self.cued(task, t, part) for t in types)]
+
+    def detect_calls(self, prompts: PromptSet, types: Sequence[str]) -> list[tuple[int, Call]]:
+        """One call per window worth it, with its window's number: which types does it report?"""
         n, text = len(self.windows), self.article.text
         return [
-            Call(
-                label=f"detect {part}/{n}",
-                response_model=prompts.task.detection_model,
-                messages=prompts.detect_messages(self.article, text[start:end]),
-                prompt_hash=prompts.hash_of(STRATEGY),
-                prompt_model=None,
-                max_tokens=DETECT_MAX_TOKENS,
+            (
+                part,
+                Call(
+                    label=f"detect {part}/{n}",
+                    response_model=prompts.task.detection_model,
+                    messages=prompts.detect_messages(self.article, text[slice(*self.windows[part - 1])]),
+                    prompt_hash=prompts.hash_of(STRATEGY),
+                    prompt_model=None,
+                    max_tokens=DETECT_MAX_TOKENS,
+                ),
             )
-            for part, (start, end) in enumerate(self.windows, start=1)
+            for part in self.asked(prompts.task, types)
         ]
 
     def detected(self, part: int, answer: Result | Exception) -> None:
@@ -118,6 +138,8 @@ class _Work:
         """One call per window that reports ``event_type``: its events of that type."""
         calls = []
         for part in self.found[event_type]:
+            if not self.cued(prompts.task, event_type, part):
+                continue
             start, end = self.windows[part - 1]
             messages = prompts.fill_messages(
                 self.article, event_type, text=self.article.text[start:end], context=self.context[part - 1]
@@ -162,10 +184,11 @@ def detect_batch(
         for item in work:
             for call in window_calls(item.article, prompts):
                 ask(item, call)
+    types = fill_types(prompts.task, hybrid=hybrid)
     for item in work:
-        for part, call in enumerate(item.detect_calls(prompts), start=1):
+        for part, call in item.detect_calls(prompts, types):
             item.detected(part, ask(item, call))
-    for event_type in fill_types(prompts, hybrid=hybrid):  # type by type: one prompt prefix for a run of calls
+    for event_type in types:  # type by type: one prompt prefix for a run of calls
         for item in work:
             for call in item.fill_calls(prompts, event_type):
                 ask(item, call)
@@ -199,14 +222,15 @@ def pending_requests(
     if hybrid:
         for call in window_calls(article, prompts):
             yield call.pending(article.id, client=client)
-    calls = item.detect_calls(prompts)
-    requests = [c.pending(article.id, client=client) for c in calls]
+    types = fill_types(prompts.task, hybrid=hybrid)
+    calls = item.detect_calls(prompts, types)
+    requests = [c.pending(article.id, client=client) for _, c in calls]
     yield from requests
     if any(requests):
         return
-    for part, call in enumerate(calls, start=1):
+    for part, call in calls:
         item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
-    for event_type in fill_types(prompts, hybrid=hybrid):
+    for event_type in types:
         for call in item.fill_calls(prompts, event_type):
             yield call.pending(article.id, client=client)
 

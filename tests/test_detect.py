@@ -54,7 +54,7 @@ def test_detect_then_fill_type_by_type(tmp_path: Path) -> None:
         ARTICLE, client=fake_client(tmp_path, server), prompts=PROMPTS, aliases=ALIASES, on_pass=labels.append
     )
     windows = detect_windows(ARTICLE)
-    assert len(windows) == count_calls(ARTICLE) >= 3
+    assert len(windows) == count_calls(ARTICLE, task=TASK) >= 3
     assert all(len(w) == 1 or w[-1][1] - w[0][0] <= DETECT_CHARS for w in windows)  # whole sentences
     n = len(windows)
     # Every detection first, then the fills type by type (the order of the task's types).
@@ -66,6 +66,22 @@ def test_detect_then_fill_type_by_type(tmp_path: Path) -> None:
     assert [r.event.type for r in outcome.events] == ["troop_level", "attack"]
     assert outcome.events[0].event.force == "United States" and outcome.events[1].event.killed == 25
     assert outcome.status == "ok" and len(outcome.keys) == len(server.requests)
+
+
+def test_a_window_without_a_cue_word_of_a_type_is_neither_detected_nor_filled_for_it(tmp_path: Path) -> None:
+    """Its events would be rejected for want of a cue word, so the calls are not made."""
+    calm = (
+        "Residents of the old quarter walked along the river promenade in the evening light, and vendors "
+        "sold bread, tea and fruit from small carts near the stone bridge, as they do every summer. "
+    )
+    attack = "Gunmen attacked a convoy near Mosul on Friday, killing twenty-five soldiers, and the road north stayed shut for the whole of the following week."
+    quiet = article("q#1", calm + calm.replace("Residents", "Families") + attack)
+    assert len(detect_windows(quiet)) == 3
+    labels: list[str] = []
+    client = fake_client(tmp_path, FakeServer([answer]))
+    outcome = detect_article(quiet, client=client, prompts=PROMPTS, aliases=ALIASES, on_pass=labels.append)
+    assert labels == ["detect 3/3", "fill attack 3/3"] and count_calls(quiet, task=TASK) == 1
+    assert [r.event.type for r in outcome.events] == ["attack"]
 
 
 def test_fill_prompts_hold_the_types_examples_and_the_grammar_only_that_type(tmp_path: Path) -> None:
@@ -84,7 +100,7 @@ def test_a_batch_orders_its_calls_by_prefix_across_articles(tmp_path: Path) -> N
     outcomes = detect_batch(
         [ARTICLE, other], client=fake_client(tmp_path, server), prompts=PROMPTS, aliases=ALIASES, on_pass=labels.append
     )
-    n = count_calls(ARTICLE)
+    n = count_calls(ARTICLE, task=TASK)
     # All detections of both articles, then each type's fills across both: three prefix switches in all.
     assert labels == [*(f"detect {i}/{n}" for i in range(1, n + 1)), "detect 1/1", f"fill troop_level 1/{n}", f"fill attack {n}/{n}", "fill attack 1/1"]
     assert [[r.event.type for r in o.events] for o in outcomes] == [["troop_level", "attack"], ["attack"]]
@@ -126,11 +142,12 @@ def test_the_hybrid_strategy_takes_its_detect_types_from_fills_and_the_rest_from
     client = fake_client(tmp_path, server)
     outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, hybrid=True)
     windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
-    assert count_calls(ARTICLE, hybrid=True) == windows + n
-    # The windows calls first, then every detection, then fills of the hybrid's types only.
-    assert labels == [*(f"window {i}/{windows}" for i in range(1, windows + 1)), *(f"detect {i}/{n}" for i in range(1, n + 1)), f"fill attack {n}/{n}"]
+    # Only the last detect window holds a cue word of an attack: the others are not asked to detect.
+    assert count_calls(ARTICLE, task=task, hybrid=True) == windows + 1
+    # The windows calls first, then the detection, then fills of the hybrid's types only.
+    assert labels == [*(f"window {i}/{windows}" for i in range(1, windows + 1)), f"detect {n}/{n}", f"fill attack {n}/{n}"]
     kept = {r.event.type: r.event for r in outcome.events}
     assert set(kept) == {"troop_level", "attack"} and len(outcome.events) == 2
     assert kept["attack"].killed == 25  # from the fill: the windows call's attack is left out
     # Batch export plans the same calls: the windows and detect requests, then (once answered) the fill.
-    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + n + 1
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + 1 + 1
