@@ -25,7 +25,8 @@ from tests.fakes import asks_for_types, completion, run_cli
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
 #: Requests of a (hybrid) run over the seeds when no type is detected: every window of every
-#: article, and every detect window (a window that repeats another is asked once).
+#: article, and every detect window with a cue word of a hybrid type (a window that repeats
+#: another is asked once).
 _PROMPTS = PromptSet.load(TASK, REPO / "prompts")
 PLANNED = len({
     json.dumps(call.messages)
