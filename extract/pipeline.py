@@ -3,8 +3,8 @@ sentences), the grounding every strategy's events go through, and the run's file
 strategy (``extract.detect``) plans its own calls and runs through ``run_articles`` too.
 
 Every call shows the model the same prefix (rules, type definitions, few-shot examples as
-earlier turns), which the server evaluates once per run, then a window of at most 300
-characters; the grammar holds the answer to the event union. Events whose evidence cannot
+earlier turns), which the server evaluates once per run, then a window of whole sentences
+(sentencex) up to 300 characters; the grammar holds the answer to the event union. Events whose evidence cannot
 be found in the article, does not state a required number or has no cue word of the type
 are rejected (written to rejected.jsonl with the reason), never silently kept.
 """
