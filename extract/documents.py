@@ -188,8 +188,11 @@ def iter_jsonl_articles(path: Path) -> Iterator[Article]:
             raise InputError(f"expected a JSON object with 'id' and 'text' (no {e})", path=str(path), line=n) from e
         if not isinstance(text, str) or not text.strip():
             raise InputError("'text' is empty", path=str(path), line=n)
+        published = record.get("published")
+        if published is not None and not isinstance(published, str):
+            raise InputError("'published' is not a string (write it as \"2021-01-15\")", path=str(path), line=n)
         kept = [(o + t.index(t.strip()), t.strip()) for o, t in _lines_with_offsets(text) if t.strip()]
-        yield _build(article_id, f"{path}:{n}", kept, record.get("published"))
+        yield _build(article_id, f"{path}:{n}", kept, published)
 
 
 def load_jsonl(path: Path) -> list[Article]:

@@ -388,17 +388,28 @@ _DATE = re.compile(
 _PRECISION = {"day": 10, "weekday": 10, "month": 7, "year": 4}
 
 
+def _publication_day(published: object) -> datetime | None:
+    """An article's publication date when it is an ISO day ("2021-01-15", or a timestamp that
+    starts with one); None otherwise (a year alone, another format): no relative date is read then."""
+    if not isinstance(published, str):
+        return None
+    try:
+        return datetime.fromisoformat(published[:10])
+    except ValueError:
+        return None
+
+
 @functools.lru_cache(maxsize=64)
-def _date_parser(published: str | None) -> DateDataParser:
-    """dateparser's parser for English, reading relative dates against a publication date (made once per date)."""
+def _date_parser(day: datetime | None) -> DateDataParser:
+    """dateparser's parser for English, reading relative dates against a publication day (made once per day)."""
     from dateparser.date import DateDataParser
 
     settings: dict[str, object] = {
         "PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False,
         "PARSERS": ["absolute-time"],  # the phrases _DATE finds are all of this kind; the others cost time
     }
-    if published:  # the day after, so "on Monday" in a Monday's paper is that Monday
-        settings["RELATIVE_BASE"] = datetime.fromisoformat(published[:10]) + timedelta(days=1)
+    if day is not None:  # the day after, so "on Monday" in a Monday's paper is that Monday
+        settings["RELATIVE_BASE"] = day + timedelta(days=1)
     return DateDataParser(languages=["en"], settings=settings)
 
 
@@ -407,20 +418,21 @@ def date_in(text: str, *, published: str | None) -> str | None:
     """The first date a quote writes, ISO and as precise as the text (guidelines, section 6):
     "on Monday" or "March 12" resolved against the publication date (dateparser); without one,
     only a date that writes its year. None when the quote writes no date, or only a deadline."""
+    day = _publication_day(published)
     for found in _DATE.finditer(text):
         kind = found.lastgroup or "day"
         phrase = found[kind]
-        if not published and not re.search(_YEAR, phrase):
+        if day is None and not re.search(_YEAR, phrase):
             continue
-        if (day := _read_date(phrase.replace(".", ""), published)) is not None:
-            return day[: _PRECISION[kind]]
+        if (written := _read_date(phrase.replace(".", ""), day)) is not None:
+            return written[: _PRECISION[kind]]
     return None
 
 
 @functools.lru_cache(maxsize=4096)
-def _read_date(phrase: str, published: str | None) -> str | None:
+def _read_date(phrase: str, day: datetime | None) -> str | None:
     """A date phrase as an ISO day (dateparser: about half a millisecond, so each is read once)."""
-    parsed = _date_parser(published).get_date_data(phrase)
+    parsed = _date_parser(day).get_date_data(phrase)
     return parsed.date_obj.date().isoformat() if parsed.date_obj is not None else None
 
 

@@ -246,6 +246,7 @@ def test_jsonl_text_may_hold_unicode_line_separators(tmp_path: Path) -> None:
         ('{"text": "Some text here."}', "'id'"),
         ('["not", "an", "object"]', "expected a JSON object"),
         ('{"id": "x", "text": "   "}', "'text' is empty"),
+        ('{"id": "x", "text": "Body.", "published": 20210115}', "'published' is not a string"),
     ],
 )
 def test_jsonl_bad_line_names_the_line(tmp_path: Path, line: str, expected: str) -> None:

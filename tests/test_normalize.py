@@ -82,6 +82,9 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("troops will leave by Sept. 15, the deadline", "2024-04-25", None),  # a deadline is no date
         ("killed since January", "2024-04-25", None),  # the start of a period is no date
         ("about 2,500 troops; they may leave", "2024-04-25", None),  # "may" the verb, a count
+        ("left on Monday, in January 2013", "2013", "2013-01"),  # a publication year alone reads no weekday
+        ("left on Monday", "15/01/2021", None),  # nor does a date in another format
+        ("left on Monday", "2021-01-15T09:30:00Z", "2021-01-11"),  # a timestamp's day does
     ],
 )
 def test_date_in_reads_the_date_a_quote_writes(text: str, published: str | None, expected: str | None) -> None:
