@@ -37,7 +37,7 @@ from extract.normalize import type_cue_pattern
 from extract.pipeline import ArticleOutcome, Call, _answer, _outcome, plan_calls
 from extract.pipeline import count_calls as count_window_calls
 from extract.prompts import PromptSet
-from extract.sentences import Span, sentence_spans, sentence_windows
+from extract.sentences import Span, article_sentences, sentence_windows
 from extract.task import Task
 
 STRATEGY = "detect"
@@ -54,7 +54,7 @@ DETECT_MAX_TOKENS = 64
 
 def detect_windows(article: Article) -> list[list[Span]]:
     """The article's sentences, grouped into detect windows."""
-    return sentence_windows(article.text, sentence_spans(article.text), max_chars=DETECT_CHARS)
+    return sentence_windows(article.text, article_sentences(article.text), max_chars=DETECT_CHARS)
 
 
 def count_calls(article: Article, *, task: Task, hybrid: bool = False) -> int:

@@ -42,8 +42,10 @@ _NOT_A_COUNT = r"(?![a-z\d]|[.,]\d|-(?:[a-z]+-)?(?:second|minute|hour|day|week|m
 _NUMBER = re.compile(
     rf"(?<![\w.])(?<![a-z]-)(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?){_NOT_A_COUNT}(?:\s+(million|thousand))?", re.IGNORECASE
 )
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]*\.?)"
-_DAY = re.compile(rf"\b{_MONTH}\s+\d{{1,2}}\b(?!,\d)|\b\d{{1,2}}\s+{_MONTH}(?=\W)")
+#: A word that starts like a month, before or after a day number: masked as no count. Loose on
+#: purpose ("Sept.", "January"): a count masked by mistake only drops an unsupported number.
+_MONTH_LIKE = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)(?:[a-z]*\.?)"
+_DAY = re.compile(rf"\b{_MONTH_LIKE}\s+\d{{1,2}}\b(?!,\d)|\b\d{{1,2}}\s+{_MONTH_LIKE}(?=\W)")
 _WORDS = {
     w: n
     for n, w in enumerate(
@@ -368,6 +370,7 @@ def canonicalize(event: Event, aliases: Aliases) -> Event:
     return event.model_copy(update=update)
 
 
+#: A month's name as a date writes it, exactly (so "Mayor" is none).
 _MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?"

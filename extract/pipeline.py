@@ -46,7 +46,7 @@ from extract.llm import LLMClient, Request, Result, Usage
 from extract.normalize import counts_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
-from extract.sentences import sentence_spans, sentence_windows
+from extract.sentences import article_sentences, sentence_windows
 from extract.task import Task
 
 RUN_FORMAT = "extract.run/1"
@@ -195,19 +195,13 @@ def _restatement(article: Article, event: Event, *, task: Task) -> tuple[int, in
     (guidelines: "quote the body sentence", "keep the first clear statement") with a cue word of
     its type that comes close enough to the quote. (The closest one instead: 0.016 lower on dev.)"""
     cue = type_cue_pattern(task, event.type)
-    for start, end in _sentences(article.text):
+    for start, end in article_sentences(article.text):
         if start < len(article.title):
             continue
         sentence = article.text[start:end]
         if (cue is None or cue.search(sentence)) and fuzz.token_set_ratio(event.evidence, sentence) >= RESTATES:
             return start, end
     return None
-
-
-@functools.lru_cache(maxsize=64)
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """An article's sentences, split once for all the headline events of its answers."""
-    return sentence_spans(text)
 
 
 def _overlap(a: Span, b: Span) -> bool:
@@ -339,7 +333,7 @@ def count_calls(article: Article) -> int:
 def window_spans(text: str) -> list[tuple[int, int]]:
     """The windows strategy's (start, end) spans: whole sentences (sentencex, so "U.S." or "Jan. 5"
     never ends one) grouped up to ``WINDOW_CHARS``, as the detect strategy groups its own."""
-    groups = sentence_windows(text, sentence_spans(text), max_chars=WINDOW_CHARS)
+    groups = sentence_windows(text, article_sentences(text), max_chars=WINDOW_CHARS)
     return [(group[0][0], group[-1][1]) for group in groups]
 
 

@@ -6,7 +6,9 @@ quotation: a sentence that opens a quote pulls in the sentences up to the one th
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 
 Span = tuple[int, int]
 
@@ -39,12 +41,19 @@ def sentence_spans(text: str) -> list[Span]:
     return spans
 
 
+@functools.lru_cache(maxsize=64)
+def article_sentences(text: str) -> tuple[Span, ...]:
+    """``sentence_spans`` of an article's text, kept for the last 64 texts: the windows and detect
+    strategies and the headline rule of one article split it once."""
+    return tuple(sentence_spans(text))
+
+
 def _opens_quote(text: str) -> bool:
     """Whether a stretch of text leaves a quotation open (an odd number of quote marks)."""
     return len(_QUOTES.findall(text)) % 2 == 1
 
 
-def sentence_windows(text: str, spans: list[Span], *, max_chars: int) -> list[list[Span]]:
+def sentence_windows(text: str, spans: Sequence[Span], *, max_chars: int) -> list[list[Span]]:
     """Consecutive sentences grouped into windows of at most ``max_chars`` (a longer sentence, or
     an open quotation, makes a longer one); each window is its list of sentence spans."""
     groups: list[list[Span]] = []

@@ -37,6 +37,11 @@ SKELETON = Path(__file__).parent / "templates" / "task"
 ValueCues = tuple[tuple[str, str], ...]
 
 
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Regular expressions as one case-insensitive alternation."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
 @dataclass(frozen=True, eq=False)
 class Task:
     """One extraction domain: its event types and rules, and the folder of its text resources."""
@@ -87,12 +92,12 @@ class Task:
     @functools.cached_property
     def no_event_pattern(self) -> re.Pattern[str] | None:
         """``no_event`` as one pattern (case-insensitive), compiled once; None when there is none."""
-        return re.compile("|".join(f"(?:{p})" for p in self.no_event), re.IGNORECASE) if self.no_event else None
+        return _any_of(self.no_event) if self.no_event else None
 
     @functools.cached_property
     def not_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
         """``not_of_type`` as one pattern per type (case-insensitive), compiled once."""
-        return {t: re.compile("|".join(f"(?:{p})" for p in ps), re.IGNORECASE) for t, ps in self.not_of_type.items() if ps}
+        return {t: _any_of(ps) for t, ps in self.not_of_type.items() if ps}
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:
