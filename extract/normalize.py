@@ -377,7 +377,8 @@ _MONTH = (
 )
 _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
 _YEAR = r"(?:19|20)\d\d"
-#: The dates a quote can write, surest first: a day of a month, a month, a weekday, a year. Names
+#: The dates a quote can write, surest first: a day of a month, a month, a weekday, a year, then
+#: "last month", "this year" and the like (read against the publication day). Names
 #: are capitalized, so "may" the verb is none. A date after "by", "until", "before", "within" or
 #: "next" is a deadline, after "since", "between" or "from" the start of a period: neither is the
 #: event's date.
@@ -387,8 +388,22 @@ _DATE = re.compile(
     rf"|{_NOT_AFTER}(?P<month>{_MONTH}(?: {_YEAR})?(?!\w))"
     rf"|{_NOT_AFTER}(?P<weekday>(?:last )?{_WEEKDAY})\b"
     rf"|{_NOT_AFTER}(?P<year>{_YEAR})(?![\w,.]\d|\w)"
+    r"|(?P<last_month>\blast month)\b|(?P<this_month>\bthis month)\b"
+    r"|(?P<last_year>\blast year)\b|(?P<this_year>\bthis year)\b"
 )
 _PRECISION = {"day": 10, "weekday": 10, "month": 7, "year": 4}
+#: A clause that a date ends after "since" or "between" ("since Russia's invasion in February
+#: 2022"): the start of a period, however far the word stands before the date.
+_PERIOD_OPEN = re.compile(r"\b(?:since|between)\b[^,;:]*$", re.IGNORECASE)
+
+
+def _relative(kind: str, day: datetime) -> str:
+    """A relative month or year ("last month", "this year") read against the publication day, as precise as the words."""
+    if kind == "last_month":
+        return (day.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    if kind == "this_month":
+        return day.strftime("%Y-%m")
+    return str(day.year - (kind == "last_year"))
 
 
 def _publication_day(published: object) -> datetime | None:
@@ -420,11 +435,18 @@ def _date_parser(day: datetime | None) -> DateDataParser:
 def date_in(text: str, *, published: str | None) -> str | None:
     """The first date a quote writes, ISO and as precise as the text (guidelines, section 6):
     "on Monday" or "March 12" resolved against the publication date (dateparser); without one,
-    only a date that writes its year. None when the quote writes no date, or only a deadline."""
+    only a date that writes its year. None when the quote writes no date, or only a deadline or
+    the start of a period."""
     day = _publication_day(published)
     for found in _DATE.finditer(text):
         kind = found.lastgroup or "day"
         phrase = found[kind]
+        if _PERIOD_OPEN.search(text, 0, found.start()):
+            continue
+        if kind not in _PRECISION:
+            if day is not None:
+                return _relative(kind, day)
+            continue
         if day is None and not re.search(_YEAR, phrase):
             continue
         if (written := _read_date(phrase.replace(".", ""), day)) is not None:

@@ -85,6 +85,16 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("left on Monday, in January 2013", "2013", "2013-01"),  # a publication year alone reads no weekday
         ("left on Monday", "15/01/2021", None),  # nor does a date in another format
         ("left on Monday", "2021-01-15T09:30:00Z", "2021-01-11"),  # a timestamp's day does
+        ("was named commander last month", "2025-01-08", "2024-12"),  # as precise as the words
+        ("handed over this month", "2025-01-08", "2025-01"),
+        ("took office earlier this year", "2020-08-24", "2020"),
+        ("the base was closed last year", "2020-08-24", "2019"),
+        ("was named commander last month", None, None),  # nothing to read it against
+        # a date in a clause opened by "since" or "between" starts a period, however far the word
+        ("killed since Russia's full-scale invasion in February 2022", "2024-04-25", None),
+        ("31,406 strikes between August 2014 and the end of 2018", None, None),
+        ("said last month that 900 had died since the war began in 2022", "2023-09-10", "2023-08"),
+        ("since 2014, and on Monday the army left", "2024-01-30", "2024-01-29"),  # a new clause
     ],
 )
 def test_date_in_reads_the_date_a_quote_writes(text: str, published: str | None, expected: str | None) -> None:
@@ -172,6 +182,9 @@ def test_a_force_is_not_placed_in_its_own_state() -> None:
         ("Canada will send up to 1,200 more soldiers to Latvia", "deploy", "planned"),
         ("The Pentagon has also sent about 900 additional troops to the region", "deploy", "completed"),
         ("A further 3,000 troops are due to leave by the end of September", "withdraw", "planned"),
+        # troops counted as they move: the count is of troops moved, not of troops in a country
+        ("About 500 Belgian soldiers, the last at the camp, have been moved to Kindu", "reposition", "completed"),
+        ("some 2,000 marines have moved from Rota to the Canary Islands", "reposition", "completed"),
     ],
 )
 def test_troops_added_are_a_change_not_a_level(quote: str, kind: str, status: str) -> None:
@@ -203,6 +216,24 @@ def test_a_level_stays_a_level() -> None:
     quote = "Further south, the United States has about 10,000 troops in Poland."
     level = parse_event({"type": "troop_level", "evidence": quote, "force": "United States", "count": 10000})
     assert repair_values(level, TASK) == level
+    deployed = level.model_copy(update={"evidence": "About 10,000 troops deployed in Poland train with local units."})
+    assert repair_values(deployed, TASK) == deployed  # "deployed" as an adjective moves no one
+
+
+def test_a_new_role_is_a_mission_change() -> None:
+    """A change that counts no troops, whose quote names a mission or role and the role the force
+    turns to, is a mission_change; a counted withdrawal stays a force_change."""
+    quote = "The European force ended its combat mission in Chad and now only advises local units."
+    change = parse_event({"type": "force_change", "evidence": quote, "kind": "reduce", "force": "European force",
+                          "status": "completed", "location": {"country": "Chad"}})
+    mission = repair_values(change, TASK)
+    assert (mission.type, mission.force, mission.status, mission.new_role, mission.previous_role) == (
+        "mission_change", "European force", "completed", "advises", "combat")
+    assert mission.location.country == "Chad"
+    counted = change.model_copy(update={"count": 800})  # troops leave as the role ends: a change of force
+    assert repair_values(counted, TASK).type == "force_change"
+    unnamed = change.model_copy(update={"evidence": "The European force left Chad and now only advises from Paris."})
+    assert repair_values(unnamed, TASK).type == "force_change"  # no mission or role named
 
 
 def test_a_quote_with_counts_in_several_countries_gives_an_event_for_each() -> None:

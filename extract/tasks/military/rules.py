@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from extract.schema import Event
-from extract.tasks.military.schema import ForceChange, TroopLevel
+from extract.tasks.military.schema import ForceChange, MissionChange, TroopLevel
 from extract.text import hedge_of
 
 #: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
@@ -124,16 +124,46 @@ _ADDED = re.compile(
 )
 
 
+#: Troops counted as they move ("about 300 soldiers have been moved to Erbil", "4,000 Marines
+#: are to move from Okinawa"): the count is of troops moved, not of troops a force has.
+_MOVING = re.compile(
+    r"\b(?:troops|soldiers|service members|servicemembers|marines|personnel|forces)\b,?\s+(?:[\w,-]+\s+){0,5}?"
+    r"(?:(?:have|has|had|were|was|are|is|will)\s+(?:(?:now|begun|started|been|to)\s+)*)"
+    r"(?:mov(?:e|ed|ing)|sent|leav(?:e|ing)|left|withdr\w+|pull(?:ed|ing)? out|arriv\w+|relocat\w+|redeploy\w*)\b",
+    re.IGNORECASE,
+)
+
+
 def troops_added_are_a_change(event: Event) -> Event:
-    """A troop level whose count is of troops added or taken away is a ``force_change`` of that
-    many: its kind and status from the cue words (a deployment, done, when none is written)."""
-    if event.type != "troop_level" or not _ADDED.search(event.evidence):
+    """A troop level whose count is of troops added, taken away or moved is a ``force_change`` of
+    that many: its kind and status from the cue words (a deployment, done, when none is written)."""
+    if event.type != "troop_level" or not (_ADDED.search(event.evidence) or _MOVING.search(event.evidence)):
         return event
     text = event.evidence.lower()
     kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), "deploy")
     status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
     fields = event.model_dump(include={"evidence", "date", "location", "force", "count", "qualifier"})
     return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+
+
+#: A force's role named as it changes ("ended its combat mission", "moves to a supporting role")
+#: and the role it turns to.
+_ROLE = re.compile(r"\b(?:combat|military|training) (?:mission|role)\b|\brole\b", re.IGNORECASE)
+_NEW_ROLE = re.compile(r"\b(?:advis\w*|train(?:s|ing)?|assist\w*|support\w*|mentor\w*)\b", re.IGNORECASE)
+
+
+def a_new_role_is_a_mission_change(event: Event) -> Event:
+    """A change of force that counts no troops, whose quote names a mission or role and the advising,
+    training or supporting role the force turns to, is a ``mission_change`` (guidelines, section 2)."""
+    if not isinstance(event, ForceChange) or event.count is not None or not _ROLE.search(event.evidence):
+        return event
+    if not (new_role := _NEW_ROLE.search(event.evidence)):
+        return event
+    fields = event.model_dump(include={"evidence", "date", "location", "force", "status"})
+    previous = "combat" if re.search(r"\bcombat\b", event.evidence, re.IGNORECASE) else None
+    return MissionChange.model_validate(
+        {**fields, "type": "mission_change", "new_role": new_role.group(0).lower(), "previous_role": previous}
+    )
 
 
 def level_reached(event: Event) -> list[Event]:
@@ -163,4 +193,5 @@ def closure_has_no_recipient(event: Event) -> Event:
 
 def repair(event: Event) -> Event:
     """The task's last rules, in order."""
-    return closure_has_no_recipient(a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event)))
+    event = a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event))
+    return closure_has_no_recipient(a_new_role_is_a_mission_change(event))
