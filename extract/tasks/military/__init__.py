@@ -22,8 +22,8 @@ TASK = Task(
     repair=repair,
     implied=level_reached,
     part_of={"casualty_toll": ("attack",)},
-    # The two types where detect-then-fill led windows on the development set (README).
-    detect_types=("operations_tally", "political_decision"),
+    # The type where detect-then-fill leads windows by 0.08 F1 or more on the development set (README).
+    detect_types=("operations_tally",),
     not_the_place=("force",),
     figures=("casualty_toll",),
     no_event=NO_EVENT,
