@@ -379,17 +379,19 @@ _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
 _YEAR = r"(?:19|20)\d\d"
 #: The dates a quote can write, surest first: a day of a month, a month, a weekday, a year, then
 #: "last month", "this year" and the like (read against the publication day). Names
-#: are capitalized, so "may" the verb is none. A date after "by", "until", "before", "within" or
-#: "next" is a deadline, after "since", "between" or "from" the start of a period: neither is the
-#: event's date.
-_NOT_AFTER = r"(?<![\w$,.])" + "".join(f"(?<!{w} )" for w in ("by", "until", "before", "within", "next", "since", "between", "from"))
+#: are capitalized, so "may" the verb is none. A date after "by", "until", "before", "within",
+#: "next" or "later" is a deadline, after "since", "between" or "from" the start of a period:
+#: neither is the event's date.
+_NOT_AFTER = r"(?<![\w$,.])" + "".join(
+    f"(?<!{w} )" for w in ("by", "until", "before", "within", "next", "later", "since", "between", "from")
+)
 _DATE = re.compile(
     rf"{_NOT_AFTER}(?P<day>{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?\b(?:,? {_YEAR})?|\d{{1,2}} {_MONTH}(?: {_YEAR})?)"
     rf"|{_NOT_AFTER}(?P<month>{_MONTH}(?: {_YEAR})?(?!\w))"
     rf"|{_NOT_AFTER}(?P<weekday>(?:last )?{_WEEKDAY})\b"
     rf"|{_NOT_AFTER}(?P<year>{_YEAR})(?![\w,.]\d|\w)"
-    r"|(?P<last_month>\blast month)\b|(?P<this_month>\bthis month)\b"
-    r"|(?P<last_year>\blast year)\b|(?P<this_year>\bthis year)\b"
+    rf"|{_NOT_AFTER}(?:(?P<last_month>last month)|(?P<this_month>this month)"
+    r"|(?P<last_year>last year)|(?P<this_year>this year))\b"
 )
 _PRECISION = {"day": 10, "weekday": 10, "month": 7, "year": 4}
 #: A clause that a date ends after "since" or "between" ("since Russia's invasion in February

@@ -90,6 +90,8 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("took office earlier this year", "2020-08-24", "2020"),
         ("the base was closed last year", "2020-08-24", "2019"),
         ("was named commander last month", None, None),  # nothing to read it against
+        ("troops stayed until last year", "2020-08-24", None),  # a deadline, as for a written date
+        ("will leave later this year", "2020-08-24", None),
         # a date in a clause opened by "since" or "between" starts a period, however far the word
         ("killed since Russia's full-scale invasion in February 2022", "2024-04-25", None),
         ("31,406 strikes between August 2014 and the end of 2018", None, None),
@@ -218,6 +220,8 @@ def test_a_level_stays_a_level() -> None:
     assert repair_values(level, TASK) == level
     deployed = level.model_copy(update={"evidence": "About 10,000 troops deployed in Poland train with local units."})
     assert repair_values(deployed, TASK) == deployed  # "deployed" as an adjective moves no one
+    mixed = level.model_copy(update={"evidence": "About 10,000 troops remain in Poland after 2,000 soldiers left."})
+    assert repair_values(mixed, TASK) == mixed  # what stays is a level
 
 
 def test_a_new_role_is_a_mission_change() -> None:

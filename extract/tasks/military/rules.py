@@ -125,7 +125,9 @@ _ADDED = re.compile(
 
 
 #: Troops counted as they move ("about 300 soldiers have been moved to Erbil", "4,000 Marines
-#: are to move from Okinawa"): the count is of troops moved, not of troops a force has.
+#: are to move from Okinawa"): the count is of troops moved, not of troops a force has, unless
+#: the quote also says what stays ("2,500 troops remain after 1,000 left").
+_STAYING = re.compile(r"\b(?:remain\w*|stay\w*|stationed|keeps?|still)\b", re.IGNORECASE)
 _MOVING = re.compile(
     r"\b(?:troops|soldiers|service members|servicemembers|marines|personnel|forces)\b,?\s+(?:[\w,-]+\s+){0,5}?"
     r"(?:(?:have|has|had|were|was|are|is|will)\s+(?:(?:now|begun|started|been|to)\s+)*)"
@@ -137,7 +139,10 @@ _MOVING = re.compile(
 def troops_added_are_a_change(event: Event) -> Event:
     """A troop level whose count is of troops added, taken away or moved is a ``force_change`` of
     that many: its kind and status from the cue words (a deployment, done, when none is written)."""
-    if event.type != "troop_level" or not (_ADDED.search(event.evidence) or _MOVING.search(event.evidence)):
+    if event.type != "troop_level":
+        return event
+    moving = _MOVING.search(event.evidence) and not _STAYING.search(event.evidence)
+    if not (_ADDED.search(event.evidence) or moving):
         return event
     text = event.evidence.lower()
     kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), "deploy")
@@ -154,7 +159,7 @@ _NEW_ROLE = re.compile(r"\b(?:advis\w*|train(?:s|ing)?|assist\w*|support\w*|ment
 
 def a_new_role_is_a_mission_change(event: Event) -> Event:
     """A change of force that counts no troops, whose quote names a mission or role and the advising,
-    training or supporting role the force turns to, is a ``mission_change`` (guidelines, section 2)."""
+    training or supporting role the force turns to, is a ``mission_change`` (guidelines, ``mission_change``)."""
     if not isinstance(event, ForceChange) or event.count is not None or not _ROLE.search(event.evidence):
         return event
     if not (new_role := _NEW_ROLE.search(event.evidence)):
