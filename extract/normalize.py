@@ -394,9 +394,12 @@ _DATE = re.compile(
     r"|(?P<last_year>last year)|(?P<this_year>this year))\b"
 )
 _PRECISION = {"day": 10, "weekday": 10, "month": 7, "year": 4}
-#: A clause that a date ends after "since" or "between" ("since Russia's invasion in February
-#: 2022"): the start of a period, however far the word stands before the date.
-_PERIOD_OPEN = re.compile(r"\b(?:since|between)\b[^,;:]*$", re.IGNORECASE)
+#: Dates that bound a period: in a clause opened by "since" ("since Russia's invasion in February
+#: 2022") or by "between" and a date ("between August 2014 and the end of 2018"; "talks between
+#: Iraq and the U.S. on Monday" keep their date).
+_PERIOD_OPEN = re.compile(
+    rf"\bsince\b[^,;:]*$|\bbetween\s+(?:\w+\s+){{0,2}}(?:{_MONTH}|{_YEAR})(?!\w)[^,;:]*$", re.IGNORECASE
+)
 
 
 def _relative(kind: str, day: datetime) -> str:

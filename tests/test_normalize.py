@@ -92,11 +92,12 @@ def test_unsupported_optional_number_is_dropped_and_required_one_rejects() -> No
         ("was named commander last month", None, None),  # nothing to read it against
         ("troops stayed until last year", "2020-08-24", None),  # a deadline, as for a written date
         ("will leave later this year", "2020-08-24", None),
-        # a date in a clause opened by "since" or "between" starts a period, however far the word
+        # a date in a clause opened by "since", or just after "between", starts a period
         ("killed since Russia's full-scale invasion in February 2022", "2024-04-25", None),
         ("31,406 strikes between August 2014 and the end of 2018", None, None),
         ("said last month that 900 had died since the war began in 2022", "2023-09-10", "2023-08"),
         ("since 2014, and on Monday the army left", "2024-01-30", "2024-01-29"),  # a new clause
+        ("talks between Iraq and the U.S. on Monday ended", "2024-01-30", "2024-01-29"),  # "between" two parties
     ],
 )
 def test_date_in_reads_the_date_a_quote_writes(text: str, published: str | None, expected: str | None) -> None:
