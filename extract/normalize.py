@@ -380,10 +380,10 @@ _YEAR = r"(?:19|20)\d\d"
 #: The dates a quote can write, surest first: a day of a month, a month, a weekday, a year, then
 #: "last month", "this year" and the like (read against the publication day). Names
 #: are capitalized, so "may" the verb is none. A date after "by", "until", "before", "within",
-#: "next" or "later" is a deadline, after "since", "between" or "from" the start of a period:
-#: neither is the event's date.
+#: "next" or "later" is a deadline, after "between" or "from" the start of a period: neither is
+#: the event's date (a clause opened by "since" is ``_PERIOD_OPEN``'s, however far the word).
 _NOT_AFTER = r"(?<![\w$,.])" + "".join(
-    f"(?<!{w} )" for w in ("by", "until", "before", "within", "next", "later", "since", "between", "from")
+    f"(?<!{w} )" for w in ("by", "until", "before", "within", "next", "later", "between", "from")
 )
 _DATE = re.compile(
     rf"{_NOT_AFTER}(?P<day>{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?\b(?:,? {_YEAR})?|\d{{1,2}} {_MONTH}(?: {_YEAR})?)"
