@@ -11,9 +11,11 @@ type across it, so a server that keeps one prompt prefix (llama.cpp) reads each 
 detection rules, or one type's definition and few-shot turns: ~1,500-2,000 tokens, ~40 s on 2
 cores) once per batch. The events are grounded as the windows strategy's are.
 
-The hybrid strategy (``hybrid=True``) detects in the same way but fills only the task's
+The hybrid strategy (``hybrid=True``) detects in the same way but only the task's
 ``detect_types``; it takes the other types from the windows strategy's calls
-(``extract.pipeline.plan_calls``), asked first in the batch.
+(``extract.pipeline.plan_calls``), asked first in the batch. A type of the task's ``fill_cues``
+is also filled, with no detect call, in every window whose words report it: the windows calls'
+events and the fills' are both kept, and a fact quoted twice is kept once when grounded.
 
 A window that, with its context, holds no cue word of a type (``Task.type_cues``) is never
 filled for it, and one with no cue word of any type filled is not asked to detect: an event whose
@@ -58,20 +60,34 @@ def detect_windows(article: Article) -> list[list[Span]]:
 
 
 def count_calls(article: Article, *, task: Task, hybrid: bool = False) -> int:
-    """The detect calls of an article (and a hybrid run's windows calls): the fills are known only
-    once they have answered."""
-    detects = len(_Work.of(article).asked(task, fill_types(task, hybrid=hybrid)))
-    return detects + (count_window_calls(article) if hybrid else 0)
+    """The detect calls of an article (and a hybrid run's windows calls and the fills its cue words
+    route): the fills of detected types are known only once detection has answered."""
+    work = _Work.of(article)
+    detects = len(work.asked(task, detected_types(task, hybrid=hybrid)))
+    return detects + (count_window_calls(article) + work.routed(task) if hybrid else 0)
 
 
-def fill_types(task: Task, *, hybrid: bool) -> tuple[str, ...]:
-    """The types filled by detect-then-fill, in the task's order: all of them, or the hybrid's."""
+def detected_types(task: Task, *, hybrid: bool) -> tuple[str, ...]:
+    """The types detect calls look for, in the task's order: all of them, or the hybrid's."""
     return tuple(t for t in task.event_types if not hybrid or t in task.detect_types)
 
 
+def fill_types(task: Task, *, hybrid: bool) -> tuple[str, ...]:
+    """The types filled, in the task's order: the detected ones and, for the hybrid, those its cue
+    words route to a fill."""
+    return tuple(t for t in task.event_types if not hybrid or t in task.detect_types or t in task.fill_cues)
+
+
 def detect_calls(article: Article, prompts: PromptSet, *, hybrid: bool = False) -> list[Call]:
-    """An article's detect calls, one per detect window that holds a cue word of a type filled."""
-    return [call for _, call in _Work.of(article).detect_calls(prompts, fill_types(prompts.task, hybrid=hybrid))]
+    """An article's detect calls, one per detect window that holds a cue word of a type detected."""
+    return [call for _, call in _Work.of(article).detect_calls(prompts, detected_types(prompts.task, hybrid=hybrid))]
+
+
+def routed_calls(article: Article, prompts: PromptSet) -> list[Call]:
+    """A hybrid run's fills that its cue words route (``Task.fill_cues``): known before any answer."""
+    work = _Work.of(article)
+    work.routed(prompts.task)
+    return [call for event_type in prompts.task.fill_cues for call in work.fill_calls(prompts, event_type)]
 
 
 def window_calls(article: Article, prompts: PromptSet) -> list[Call]:
@@ -128,11 +144,27 @@ class _Work:
             for part in self.asked(prompts.task, types)
         ]
 
-    def detected(self, part: int, answer: Result | Exception) -> None:
-        """Note the types a window's detect call answered (a failed call detects nothing)."""
+    def routed(self, task: Task) -> int:
+        """Note, for each type of the task's ``fill_cues``, the windows whose words report it (a
+        fill is asked for each, with no detect call); how many were noted."""
+        noted = 0
+        for event_type, pattern in task.fill_cue_patterns.items():
+            for part, (start, end) in enumerate(self.windows, start=1):
+                if (
+                    pattern.search(self.article.text, start, end)
+                    and part not in self.found[event_type]
+                    and self.cued(task, event_type, part)
+                ):
+                    self.found[event_type].append(part)
+                    noted += 1
+        return noted
+
+    def detected(self, part: int, answer: Result | Exception, types: Sequence[str]) -> None:
+        """Note the types of ``types`` a window's detect call answered (a failed call detects nothing)."""
         if isinstance(answer, Result):
             for event_type in dict.fromkeys(answer.value.types):
-                self.found[event_type].append(part)
+                if event_type in types:
+                    self.found[event_type].append(part)
 
     def fill_calls(self, prompts: PromptSet, event_type: str) -> list[Call]:
         """One call per window that reports ``event_type``: its events of that type."""
@@ -184,11 +216,13 @@ def detect_batch(
         for item in work:
             for call in window_calls(item.article, prompts):
                 ask(item, call)
-    types = fill_types(prompts.task, hybrid=hybrid)
+    detected = detected_types(prompts.task, hybrid=hybrid)
     for item in work:
-        for part, call in item.detect_calls(prompts, types):
-            item.detected(part, ask(item, call))
-    for event_type in types:  # type by type: one prompt prefix for a run of calls
+        for part, call in item.detect_calls(prompts, detected):
+            item.detected(part, ask(item, call), detected)
+        if hybrid:
+            item.routed(prompts.task)
+    for event_type in fill_types(prompts.task, hybrid=hybrid):  # type by type: one prompt prefix for a run of calls
         for item in work:
             for call in item.fill_calls(prompts, event_type):
                 ask(item, call)
@@ -222,15 +256,17 @@ def pending_requests(
     if hybrid:
         for call in window_calls(article, prompts):
             yield call.pending(article.id, client=client)
-    types = fill_types(prompts.task, hybrid=hybrid)
-    calls = item.detect_calls(prompts, types)
+    detected = detected_types(prompts.task, hybrid=hybrid)
+    calls = item.detect_calls(prompts, detected)
     requests = [c.pending(article.id, client=client) for _, c in calls]
     yield from requests
     if any(requests):
         return
     for part, call in calls:
-        item.detected(part, _answer(call, article, client=client))  # from the cache: nothing is sent
-    for event_type in types:
+        item.detected(part, _answer(call, article, client=client), detected)  # from the cache: nothing is sent
+    if hybrid:
+        item.routed(prompts.task)
+    for event_type in fill_types(prompts.task, hybrid=hybrid):
         for call in item.fill_calls(prompts, event_type):
             yield call.pending(article.id, client=client)
 

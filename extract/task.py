@@ -68,6 +68,10 @@ class Task:
     #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
+    #: type -> patterns of words that report it (for the built-in task, the cue words of its kinds):
+    #: the hybrid strategy also fills the type in every detect window one of them matches, with no
+    #: detect call, and keeps those events beside its windows calls' own.
+    fill_cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Words that name a kind of unit, not who it belongs to ("brigade", "battlegroup"): a
     #: ``not_the_place`` field that holds only one of them is the actor named beside it.
     unit_words: tuple[str, ...] = ()
@@ -85,14 +89,20 @@ class Task:
     not_the_place: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.detect_types) - set(self.event_types))
-        if unknown:
-            raise ConfigError(f"the task {self.name}: detect_types names no type of it: {', '.join(unknown)}")
+        for name, types in (("detect_types", self.detect_types), ("fill_cues", tuple(self.fill_cues))):
+            unknown = sorted(set(types) - set(self.event_types))
+            if unknown:
+                raise ConfigError(f"the task {self.name}: {name} names no type of it: {', '.join(unknown)}")
 
     @functools.cached_property
     def no_event_pattern(self) -> re.Pattern[str] | None:
         """``no_event`` as one pattern (case-insensitive), compiled once; None when there is none."""
         return _any_of(self.no_event) if self.no_event else None
+
+    @functools.cached_property
+    def fill_cue_patterns(self) -> dict[str, re.Pattern[str]]:
+        """``fill_cues`` as one pattern per type (case-insensitive), compiled once."""
+        return {t: _any_of(ps) for t, ps in self.fill_cues.items() if ps}
 
     @functools.cached_property
     def not_of_type_patterns(self) -> dict[str, re.Pattern[str]]:

@@ -25,13 +25,15 @@ from tests.fakes import asks_for_types, completion, run_cli
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 REPO = SEEDS.parent
 #: Requests of a (hybrid) run over the seeds when no type is detected: every window of every
-#: article, and every detect window with a cue word of a hybrid type (a window that repeats
-#: another is asked once).
+#: article, every detect window with a cue word of a detected type, and the fills cue words
+#: route (a window that repeats another is asked once).
 _PROMPTS = PromptSet.load(TASK, REPO / "prompts")
 PLANNED = len({
     json.dumps(call.messages)
     for a in load_documents(SEEDS)
-    for call in (*detect.window_calls(a, _PROMPTS), *detect.detect_calls(a, _PROMPTS, hybrid=True))
+    for call in (
+        *detect.window_calls(a, _PROMPTS), *detect.detect_calls(a, _PROMPTS, hybrid=True), *detect.routed_calls(a, _PROMPTS)
+    )
 })  # fmt: skip
 
 

@@ -135,7 +135,7 @@ def hybrid_answer(body: dict) -> str:
 
 
 def test_the_hybrid_strategy_takes_its_detect_types_from_fills_and_the_rest_from_windows(tmp_path: Path) -> None:
-    task = dataclasses.replace(TASK, detect_types=("attack",))
+    task = dataclasses.replace(TASK, detect_types=("attack",), fill_cues={})
     prompts = PromptSet.load(task)
     server = FakeServer([hybrid_answer])
     labels: list[str] = []
@@ -151,3 +151,18 @@ def test_the_hybrid_strategy_takes_its_detect_types_from_fills_and_the_rest_from
     assert kept["attack"].killed == 25  # from the fill: the windows call's attack is left out
     # Batch export plans the same calls: the windows and detect requests, then (once answered) the fill.
     assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + 1 + 1
+
+
+def test_the_hybrid_strategy_fills_the_types_its_cue_words_route_with_no_detect_call(tmp_path: Path) -> None:
+    task = dataclasses.replace(TASK, detect_types=("attack",), fill_cues={"troop_level": (r"\btroops\b",)})
+    prompts = PromptSet.load(task)
+    labels: list[str] = []
+    client = fake_client(tmp_path, FakeServer([hybrid_answer]))
+    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, hybrid=True)
+    windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
+    # The first detect window says "troops": it is filled for troop levels, though no detect call named them.
+    assert count_calls(ARTICLE, task=task, hybrid=True) == windows + 1 + 1
+    assert labels[windows:] == [f"detect {n}/{n}", f"fill troop_level 1/{n}", f"fill attack {n}/{n}"]
+    # The windows call and the fill quote the same troop level: it is kept once.
+    assert sorted(r.event.type for r in outcome.events) == ["attack", "troop_level"]
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + 1 + 2

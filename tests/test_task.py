@@ -127,3 +127,5 @@ def test_detect_types_must_be_types_of_the_task(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="detect_types names no type of it: atack"):
         Task(name="t", event_classes=MILITARY.event_classes, directory=tmp_path, detect_types=("attack", "atack"))
     assert Task(name="t", event_classes=MILITARY.event_classes, directory=tmp_path, detect_types=("attack",)).detect_types
+    with pytest.raises(ConfigError, match="fill_cues names no type of it: atack"):
+        Task(name="t", event_classes=MILITARY.event_classes, directory=tmp_path, fill_cues={"atack": ("x",)})
