@@ -257,7 +257,7 @@ StrategyOption = Annotated[
 PLANNED = {
     "windows": ", one per window",
     "detect": " to detect event types, then one per type found",
-    "hybrid": " for windows and to detect event types, then one per detected type it fills",
+    "hybrid": " for windows, detection and cue-routed fills, then one per detected type it fills",
 }
 
 RESUMED = (

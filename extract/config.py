@@ -95,7 +95,8 @@ DEFAULT_TIMEOUT_S = 180.0
 #: ``--strategy``, a run uses the first whose templates its task has. ``windows``: one call per
 #: window of a few sentences for the whole event union (``extract.pipeline``); ``detect``: detect
 #: the types of each window, then fill one type at a time (``extract.detect``); ``hybrid``: the
-#: task's ``detect_types`` by detect-then-fill, the other types from the windows calls.
+#: task's ``detect_types`` by detect-then-fill, the other types from the windows calls, and the
+#: fills its ``fill_cues`` route.
 EXTRACTORS = ("hybrid", "windows", "detect")
 #: The benchmark's strategies, in the order they run: two baselines, then the project's own.
 STRATEGIES = ("naive", "langextract", "windows", "detect", "hybrid")
