@@ -291,6 +291,9 @@ def event(data: dict) -> object:
          "A drone struck a convoy near the border", "means", "drone"),
         ({"type": "personnel_change", "person": "Ana Ruiz", "role": "defence minister", "kind": "appointed"},
          "Ana Ruiz resigned as defence minister", "kind", "resigned"),
+        # Taking a post is an appointment (guidelines, personnel_change).
+        ({"type": "personnel_change", "person": "Ana Ruiz", "role": "commander", "kind": "resigned"},
+         "Col. Ana Ruiz took command of the brigade on Friday", "kind", "appointed"),
         # The model's value stands when its own cue is there, or when no value has a cue.
         ({"type": "force_change", "kind": "withdraw", "force": "Chile", "status": "planned"},
          "Chile will withdraw and redeploy its troops", "kind", "withdraw"),
@@ -336,3 +339,11 @@ def test_cue_words_match_at_the_start_of_words_only() -> None:
     assert not states_its_type(event, TASK)
     sent = event.model_copy(update={"evidence": "The US sent 300 troops"})
     assert states_its_type(sent, TASK)
+
+
+def test_taking_a_post_states_a_personnel_change() -> None:
+    """"took command" once had no cue word of the type, and a true appointment was rejected."""
+    quote = "Lt. Col. Ana Ruiz took command of the battlegroup on Friday"
+    event = parse_event({"type": "personnel_change", "evidence": quote, "person": "Ana Ruiz", "role": "commander", "kind": "appointed"})
+    assert states_its_type(event, TASK)
+    assert not states_its_type(event.model_copy(update={"evidence": "Lt. Col. Ana Ruiz spoke on Friday"}), TASK)
