@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from rapidfuzz import fuzz
 
 from extract.documents import Article
+from extract.sentences import article_sentences
 from extract.text import STRAIGHT_QUOTES
 
 AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
 
 #: Below this rapidfuzz partial-ratio score (0-100) a quote counts as not found.
 FUZZY_THRESHOLD = 85.0
+#: A rewritten quote is traced to a sentence only when their words agree at least this much
+#: (rapidfuzz token-set ratio, 0-100).
+ANCHOR_THRESHOLD = 80.0
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,20 @@ def align(quote: str, article: Article) -> Span:
     while start < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
         end += 1
     return _found(article, start, end, "fuzzy", match.score)
+
+
+def anchor(quote: str, article: Article, *, names: Sequence[str]) -> Span:
+    """The article sentence a rewritten quote came from ("X was appointed" for "the appointment of
+    X"): the one that holds every one of ``names`` and whose words agree best with the quote, if
+    they agree enough (``ANCHOR_THRESHOLD``); else not found. Without names, nothing is traced."""
+    folded = [name.casefold() for name in names if name.strip()]
+    if not folded:
+        return Span("not_found", 0.0)
+    best: tuple[float, int, int] | None = None
+    for start, end in article_sentences(article.text):
+        sentence = article.text[start:end].casefold()
+        if all(name in sentence for name in folded):
+            score = fuzz.token_set_ratio(quote.casefold(), sentence)
+            if score >= ANCHOR_THRESHOLD and (best is None or score > best[0]):
+                best = (score, start, end)
+    return Span("not_found", 0.0) if best is None else _found(article, best[1], best[2], "fuzzy", best[0])

@@ -25,13 +25,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
 
 from extract.aliases import Aliases
-from extract.align import Span, align, located
+from extract.align import Span, align, anchor, located
 from extract.cache import canonical_json
 from extract.config import WINDOW_MAX_TOKENS
 from extract.documents import Article
@@ -117,7 +117,8 @@ def ground(
     """Align, repair and normalize events; return (kept, rejected).
 
     A quote that places other counts in other countries gives those events too (``counts_beside``).
-    A quote found only approximately is replaced by the article's own words, and a quote from
+    A quote found only approximately, or traced by its names to the sentence the model rewrote
+    (``align.anchor``), is replaced by the article's own words, and a quote from
     the headline by the body sentence that restates it, if any (the guidelines quote the body);
     the body's own event of a fact goes first, so it wins over the headline's. A kept event's
     ``Task.implied`` events (a reduction done to a level is also the level) are grounded too. Rejected:
@@ -130,7 +131,7 @@ def ground(
     """
     kept, rejected, seen = [], [], set()
     events = [e for event in events for e in (event, *counts_beside(event))]
-    aligned = [(event, align(event.evidence, article)) for event in events]
+    aligned = [(event, _located(event, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
     work = deque(aligned)
     while work:
@@ -149,6 +150,34 @@ def ground(
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected
+
+
+def _located(event: Event, article: Article) -> Span:
+    """Where an event's quote is in the article: aligned, or else traced by the names its key
+    fields give (a free-text key field the quote writes: a person, a target) to the sentence the
+    model rewrote."""
+    span = align(event.evidence, article)
+    if span.status != "not_found":
+        return span
+    quote = event.evidence.casefold()
+    names = [
+        value
+        for name in type(event).key_fields
+        if not _is_choice(type(event), name)
+        and isinstance(value := getattr(event, name, None), str)
+        and value.casefold() in quote
+    ]
+    return anchor(event.evidence, article, names=names)
+
+
+@functools.cache
+def _is_choice(model: type[Event], name: str) -> bool:
+    """Whether a field holds one of fixed values (a kind, a status), not words of the text."""
+    info = model.model_fields.get(name)
+    if info is None:  # a nested field ("location.country") holds words of the text
+        return False
+    annotation = info.annotation
+    return any(get_origin(a) is Literal for a in (annotation, *get_args(annotation)))
 
 
 def _checked(
@@ -256,7 +285,8 @@ def _sentence_of(text: str, span: Span) -> str:
 
 def same_fact(a: EventRecord, b: EventRecord) -> bool:
     """Whether two grounded events state one fact: same type, no two different countries, and
-    either the same filled key fields, or overlapping evidence that gives them the same numbers."""
+    either the same filled key fields, or overlapping evidence that gives them the same numbers
+    and the same fixed values (kind, status: "dismissed A and appointed B" states two facts)."""
     x, y = a.event, b.event
     countries = {slot_value(x, "location.country"), slot_value(y, "location.country")} - {None}
     if x.type != y.type or len(countries) > 1:
@@ -264,6 +294,8 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
     keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):
         return True
+    if any(u != v for (u, v), name in zip(keys, type(x).key_fields) if _is_choice(type(x), name)):
+        return False  # a dismissal and an appointment in one sentence are two facts
     return _overlap(a.span, b.span) and all(u == v for u, v in keys if isinstance(u, int) or isinstance(v, int))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.align import FUZZY_THRESHOLD, Span, align
+from extract.align import ANCHOR_THRESHOLD, FUZZY_THRESHOLD, Span, align, anchor
 from extract.documents import Article, load_text_file, split_page
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -139,3 +139,16 @@ def test_a_fuzzy_match_is_snapped_to_whole_words() -> None:
     span = align("ployed 300 soldierz to the northern bord", article)
     assert span.status == "fuzzy"
     assert article.text[span.start : span.end] == "deployed 300 soldiers to the northern border"
+
+
+def test_anchor_traces_a_rewritten_quote_to_the_sentence_holding_its_names() -> None:
+    text = "Talks ended.\n\nThe cabinet appointed Jon Oto as acting minister on Monday. Oto spoke."
+    (article,) = split_page(text, stem="a", source="a.txt")
+    quote = "Jon Oto was appointed as acting minister"
+    assert align(quote, article).status == "not_found"
+    span = anchor(quote, article, names=["Jon Oto"])
+    assert span.status == "fuzzy" and span.score >= ANCHOR_THRESHOLD
+    assert article.text[span.start : span.end] == "The cabinet appointed Jon Oto as acting minister on Monday."
+    assert anchor(quote, article, names=["Max Ode"]).status == "not_found"  # no sentence names him
+    assert anchor(quote, article, names=[]).status == "not_found"  # nothing to trace by
+    assert anchor("Oto was fired from the cabinet on Monday", article, names=["Oto"]).status == "not_found"  # words disagree

@@ -170,6 +170,21 @@ def test_ground_repairs_a_paraphrased_quote_with_the_articles_words() -> None:
     assert kept[0].event.evidence in ARTICLE.text and "troops" in kept[0].event.evidence
 
 
+def test_a_rewritten_quote_is_traced_by_its_names_and_two_kinds_in_one_sentence_are_two_facts() -> None:
+    text = "On Monday the president dismissed Gen. Ana Ruiz as army chief and appointed Col. Jon Oto in her place."
+    article = Article(id="x#1", title="", text=text, source="x.txt", runs=((0, 0, len(text)),))
+    person = {"type": "personnel_change", "role": "army chief"}
+    dismissed = parse_event({**person, "evidence": text, "person": "Ana Ruiz", "kind": "dismissed"})
+    # The model rewrote the clause; the sentence that names Col. Jon Oto and agrees in words is its source.
+    rewritten = parse_event({**person, "evidence": "Col. Jon Oto was appointed as army chief.", "person": "Col. Jon Oto", "kind": "appointed"})
+    invented = parse_event({**person, "evidence": "Col. Max Ode was appointed as army chief.", "person": "Col. Max Ode", "kind": "appointed"})
+    kept, rejected = ground(article, [dismissed, rewritten, invented], aliases=ALIASES, task=TASK)
+    # One quote, a dismissal and an appointment: two facts, both kept.
+    assert [(r.event.kind, r.event.evidence) for r in kept] == [("dismissed", text), ("appointed", text)]
+    assert kept[1].span.status == "fuzzy"
+    assert [r.rejected for r in rejected] == ["evidence not in the article"]  # no sentence names Max Ode
+
+
 def answer_per_window(body: dict) -> str | httpx.Response:
     question = body["messages"][-1]["content"]
     if "part 1 of" in question:
