@@ -326,6 +326,10 @@ def test_a_closed_facility_goes_to_no_one() -> None:
         ("Somali National Army", "Somalia"),
         ("U.K. forces", "United Kingdom"),
         ("4th Infantry Division", "4th Infantry Division"),
+        # Organs of a state or an organization are labeled with its name (guidelines, section 7).
+        ("the U.N. Security Council", "United Nations"),
+        ("the Iraqi cabinet", "Iraq"),
+        ("the U.S. Senate", "United States"),
     ],
 )
 def test_canonical_actor_sees_through_decorated_names(name: str, canonical: str) -> None:
