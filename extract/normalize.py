@@ -322,7 +322,8 @@ _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _PLACED = re.compile(r"\s+(?:in|of|from)\s+[A-Z][\w .'-]*$")
 _INSTITUTION = re.compile(
     r"\s+(?:government|forces|force|troops|soldiers|military|army|security|armed|officials|"
-    r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent|national|council|cabinet|senate|congress)$",
+    r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent|national|"
+    r"council|cabinet|senate|congress)$",
     re.IGNORECASE,
 )
 

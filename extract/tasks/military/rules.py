@@ -30,8 +30,8 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
                            "demand", "call", "urge", "order", "decid", "decision", "approv", "sign", "pact",
                            "deal", "treaty", "accord", "ceasefire", "truce", "request", "ask"),
     "personnel_change": ("appoint", "dismiss", "fire", "resign", "named", "nominat", "replac", "sack", "step",
-                         "succeed", "successor", "oust", "remov", "took command", "took office", "took over", "sworn in",
-                         "elected", "depos"),
+                         "succeed", "successor", "oust", "remov", "took command", "took office", "took over",
+                         "sworn in", "elected", "depos"),
 }
 
 
