@@ -351,3 +351,10 @@ def test_taking_a_post_states_a_personnel_change() -> None:
     event = parse_event({"type": "personnel_change", "evidence": quote, "person": "Ana Ruiz", "role": "commander", "kind": "appointed"})
     assert states_its_type(event, TASK)
     assert not states_its_type(event.model_copy(update={"evidence": "Lt. Col. Ana Ruiz spoke on Friday"}), TASK)
+
+
+def test_airstrikes_are_strikes() -> None:
+    """Cue words match at the start of a word, so "strike" alone missed "airstrikes"."""
+    quote = "U.S. Africa Command conducted 63 airstrikes in Somalia in 2019"
+    event = parse_event({"type": "operations_tally", "evidence": quote, "actor": "US", "kind": "strikes", "count": 63})
+    assert states_its_type(event, TASK)
