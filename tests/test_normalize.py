@@ -354,7 +354,9 @@ def test_taking_a_post_states_a_personnel_change() -> None:
 
 
 def test_airstrikes_are_strikes() -> None:
-    """Cue words match at the start of a word, so "strike" alone missed "airstrikes"."""
+    """Cue words match at the start of a word, so "strike" alone missed "airstrikes" (and "fire", "gunfire")."""
     quote = "U.S. Africa Command conducted 63 airstrikes in Somalia in 2019"
     event = parse_event({"type": "operations_tally", "evidence": quote, "actor": "US", "kind": "strikes", "count": 63})
     assert states_its_type(event, TASK)
+    attack = parse_event({"type": "attack", "evidence": "Gunfire met the convoy near Gao", "target": "convoy", "means": "gunfire"})
+    assert states_its_type(attack, TASK)
