@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -102,15 +103,16 @@ def align(quote: str, article: Article) -> Span:
 
 def anchor(quote: str, article: Article, *, names: Sequence[str]) -> Span:
     """The article sentence a rewritten quote came from ("X was appointed" for "the appointment of
-    X"): the one that holds every one of ``names`` and whose words agree best with the quote, if
-    they agree enough (``ANCHOR_THRESHOLD``); else not found. Without names, nothing is traced."""
-    folded = [name.casefold() for name in names if name.strip()]
-    if not folded:
+    X"): the one that holds every one of ``names`` as whole words and whose words agree best with
+    the quote, if they agree enough (``ANCHOR_THRESHOLD``); else not found. Without names, nothing
+    is traced."""
+    named = [re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE) for name in names if name.strip()]
+    if not named:
         return Span("not_found", 0.0)
     best: tuple[float, int, int] | None = None
     for start, end in article_sentences(article.text):
         sentence = article.text[start:end].casefold()
-        if all(name in sentence for name in folded):
+        if all(name.search(sentence) for name in named):
             score = fuzz.token_set_ratio(quote.casefold(), sentence)
             if score >= ANCHOR_THRESHOLD and (best is None or score > best[0]):
                 best = (score, start, end)

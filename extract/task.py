@@ -68,9 +68,10 @@ class Task:
     #: The types the hybrid strategy takes from detect-then-fill; the others come from its windows
     #: calls (chosen per type on a development set). Empty: the task has no hybrid strategy.
     detect_types: tuple[str, ...] = ()
-    #: type -> patterns of words that report it (for the built-in task, the cue words of its kinds):
-    #: the hybrid strategy also fills the type in every detect window one of them matches, with no
-    #: detect call, and keeps those events beside its windows calls' own.
+    #: type -> patterns of words that report it (for the built-in task, the cue words of its kinds,
+    #: or for tallies a count of actions): the hybrid strategy also fills the type in every detect
+    #: window one of them matches, with no detect call, and keeps those events beside its windows
+    #: calls' own.
     fill_cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Words that name a kind of unit, not who it belongs to ("brigade", "battlegroup"): a
     #: ``not_the_place`` field that holds only one of them is the actor named beside it.

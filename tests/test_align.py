@@ -150,5 +150,6 @@ def test_anchor_traces_a_rewritten_quote_to_the_sentence_holding_its_names() -> 
     assert span.status == "fuzzy" and span.score >= ANCHOR_THRESHOLD
     assert article.text[span.start : span.end] == "The cabinet appointed Jon Oto as acting minister on Monday."
     assert anchor(quote, article, names=["Max Ode"]).status == "not_found"  # no sentence names him
+    assert anchor(quote, article, names=["Ot"]).status == "not_found"  # a name is a whole word, not a part of "Oto"
     assert anchor(quote, article, names=[]).status == "not_found"  # nothing to trace by
     assert anchor("Oto was fired from the cabinet on Monday", article, names=["Oto"]).status == "not_found"  # words disagree
