@@ -196,6 +196,24 @@ def test_troops_added_are_a_change_not_a_level(quote: str, kind: str, status: st
     assert (changed.type, changed.kind, changed.status, changed.force) == ("force_change", kind, status, "Canada")
 
 
+@pytest.mark.parametrize(
+    ("quote", "level"),
+    [
+        ("Fewer than two thousand Peruvian troops remain in Chad, officials said", True),
+        ("At its height, the force had about 14,000 soldiers in Chad", True),
+        ("Peru will withdraw 2,000 troops from Chad", False),  # a change
+        ("The 4th Brigade will replace the 256 Combat Brigade in Chad", False),  # a unit's number counts no troops
+    ],
+)
+def test_a_change_that_names_no_change_but_counts_troops_is_a_level(quote: str, level: bool) -> None:
+    change = parse_event({"type": "force_change", "evidence": quote, "kind": "deploy", "force": "Peru",
+                          "count": 2000, "status": "completed", "location": {"country": "Chad"}})
+    repaired = repair_values(change, TASK)
+    assert (repaired.type == "troop_level") is level
+    if level:
+        assert (repaired.force, repaired.location.country, repaired.count) == ("Peru", "Chad", 2000)
+
+
 def test_a_reduction_done_to_a_level_is_also_the_level() -> None:
     quote = "The allies have reduced their troops in Iraq to about 1,200"
     change = parse_event({"type": "force_change", "evidence": quote, "kind": "reduce", "force": "Coalition partners",

@@ -1,7 +1,8 @@
 """The military task's normalizer rules: cue words from the type definitions and status rules of
 its GUIDELINES.md, the words of units and of what reports no event, and the rules no table holds
-(troops added are no level, a withdrawal that leaves troops is a reduction, a reduction done to
-a level is also that level, a closed facility goes to no one)."""
+(troops added are no level, a change that names no change is a level, a withdrawal that leaves
+troops is a reduction, a reduction done to a level is also that level, a closed facility goes to
+no one)."""
 
 from __future__ import annotations
 
@@ -172,6 +173,32 @@ def troops_added_are_a_change(event: Event) -> Event:
     return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
 
 
+#: A count of troops ("two thousand U.S. troops", "about 140,000 troops"), and the words of a change
+#: (the type's cue words and those of its kinds).
+_TROOPS_COUNTED = re.compile(
+    rf"\b(?:{_COUNT_WORD})\s+(?:[\w.-]+\s+){{0,2}}?(?:troops|soldiers|service members|servicemembers|marines)\b",
+    re.IGNORECASE,
+)
+_CHANGE_WORD = re.compile(
+    "|".join([r"\b(?:" + "|".join(re.escape(c) for c in TYPE_CUES["force_change"]) + ")"]
+             + [pattern for _, pattern in VALUE_CUES[("force_change", "kind")]]),
+    re.IGNORECASE,
+)
+
+
+def a_change_without_change_is_a_level(event: Event) -> Event:
+    """A force change whose quote names no change (no cue word of the type) but counts troops is
+    what a force has: a troop level of that count ("Fewer than two thousand U.S. troops remain in
+    Iraq"; guidelines, ``troop_level``)."""
+    if not isinstance(event, ForceChange) or event.count is None or _CHANGE_WORD.search(event.evidence):
+        return event
+    if not _TROOPS_COUNTED.search(event.evidence):
+        return event
+    fields = event.model_dump(include={"evidence", "date", "location", "force", "count"})
+    qualifier = event.qualifier or hedge_of(event.evidence, event.count)
+    return TroopLevel.model_validate({**fields, "type": "troop_level", "qualifier": qualifier})
+
+
 #: A force's role named as it changes ("ended its combat mission", "moves to a supporting role")
 #: and the role it turns to.
 _ROLE = re.compile(r"\b(?:combat|military|training) (?:mission|role)\b|\brole\b", re.IGNORECASE)
@@ -219,5 +246,6 @@ def closure_has_no_recipient(event: Event) -> Event:
 
 def repair(event: Event) -> Event:
     """The task's last rules, in order."""
+    event = a_change_without_change_is_a_level(event)
     event = a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event))
     return closure_has_no_recipient(a_new_role_is_a_mission_change(event))
