@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, get_args, get_origin
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
@@ -45,7 +45,7 @@ from extract.errors import (
 from extract.llm import LLMClient, Request, Result, Usage
 from extract.normalize import counts_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
-from extract.schema import EVENTS_FORMAT, AnyEvents, Event, slot_value
+from extract.schema import EVENTS_FORMAT, AnyEvents, Event, choice_fields, slot_value
 from extract.sentences import article_sentences, sentence_windows
 from extract.task import Task
 
@@ -163,21 +163,11 @@ def _located(event: Event, article: Article) -> Span:
     names = [
         value
         for name in type(event).key_fields
-        if not _is_choice(type(event), name)
+        if name not in choice_fields(type(event))
         and isinstance(value := getattr(event, name, None), str)
         and value.casefold() in quote
     ]
     return anchor(event.evidence, article, names=names)
-
-
-@functools.cache
-def _is_choice(model: type[Event], name: str) -> bool:
-    """Whether a field holds one of fixed values (a kind, a status), not words of the text."""
-    info = model.model_fields.get(name)
-    if info is None:  # a nested field ("location.country") holds words of the text
-        return False
-    annotation = info.annotation
-    return any(get_origin(a) is Literal for a in (annotation, *get_args(annotation)))
 
 
 def _checked(
@@ -294,7 +284,7 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
     keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):
         return True
-    if any(u != v for (u, v), name in zip(keys, type(x).key_fields) if _is_choice(type(x), name)):
+    if any(u != v for (u, v), name in zip(keys, type(x).key_fields) if name in choice_fields(type(x))):
         return False  # a dismissal and an appointment in one sentence are two facts
     return _overlap(a.span, b.span) and all(u == v for u, v in keys if isinstance(u, int) or isinstance(v, int))
 

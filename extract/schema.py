@@ -8,8 +8,9 @@ with grammar-constrained decoding (llama.cpp turns it into a grammar). Pure pyda
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -51,6 +52,17 @@ class Event(Closed):
 def type_name(cls: type[Event]) -> str:
     """The literal ``type`` an event class declares."""
     return cls.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+
+
+@functools.cache
+def choice_fields(cls: type[Event]) -> frozenset[str]:
+    """The fields of an event type that hold one of fixed values (a kind, a status; a ``Literal``,
+    optional or not), not words of the text."""
+    return frozenset(
+        name
+        for name, info in cls.model_fields.items()
+        if any(get_origin(a) is Literal for a in (info.annotation, *get_args(info.annotation)))
+    )
 
 
 def event_union(classes: Sequence[type[Event]]) -> Any:

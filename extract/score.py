@@ -35,7 +35,7 @@ from extract.align import align
 from extract.documents import Article
 from extract.errors import InputError
 from extract.records import events_by_article, read_records
-from extract.schema import Event, slot_value
+from extract.schema import Event, choice_fields, slot_value
 from extract.task import Task
 from extract.text import fold
 
@@ -106,9 +106,7 @@ def _kind_of(cls: type[Any], name: str) -> FieldKind:
         return "actors" if any(get_origin(o) is list for o in options) else "actor"
     if int in options:
         return "int"
-    if any(get_origin(o) is Literal for o in options):
-        return "enum"
-    return "text"
+    return "enum" if name in choice_fields(cls) else "text"
 
 
 @functools.cache

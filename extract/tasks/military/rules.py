@@ -53,13 +53,21 @@ _COUNT_WORD = (
     r"\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
     r"seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands|scores"
 )
+#: Words that count people under arms.
+_TROOPS = r"troops|soldiers|service members|servicemembers|marines"
+#: The weapons and words that may stand between a count and the actions it counts.
+_ARMS = r"drone|rocket|missile|mortar|artillery|air|and|separate"
+
+
+def _counted(actions: str, *, between: str = _ARMS) -> str:
+    """A count of actions ("twenty-eight raids", "56 drone and rocket strikes"), as a pattern."""
+    return rf"\b(?:{_COUNT_WORD})\s+(?:(?:{between})\s+){{0,3}}(?:air)?(?:{actions})\b"
+
+
 #: Quotes that never report one event of a type: a count of strikes, attacks, raids or sorties
 #: is a tally of a campaign (guidelines, ``attack``: "one attack is one event").
 NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
-    "attack": (
-        rf"\b(?:{_COUNT_WORD})\s+(?:(?:drone|rocket|missile|mortar|artillery|air|and|separate)\s+){{0,3}}"
-        r"(?:air)?(?:strikes|attacks|raids|sorties)\b",
-    ),
+    "attack": (_counted("strikes|attacks|raids|sorties"),),
 }
 
 #: The status rules of the guidelines (section 5), in order of precedence.
@@ -118,9 +126,8 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 
 
 #: A count of actions of a campaign ("fifty-six drone and rocket strikes", "196 operations").
-_COUNTED_ACTIONS = (
-    rf"\b(?:{_COUNT_WORD})\s+(?:(?:drone|rocket|missile|mortar|artillery|air|and|separate|combat|counterterrorism)\s+)"
-    r"{0,3}(?:air)?(?:strikes|attacks|raids|sorties|operations|missions)\b"
+_COUNTED_ACTIONS = _counted(
+    "strikes|attacks|raids|sorties|operations|missions", between=f"{_ARMS}|combat|counterterrorism"
 )
 
 #: The types the hybrid strategy also fills in every window whose words name one of their kinds
@@ -141,7 +148,7 @@ FILL_CUES: dict[str, tuple[str, ...]] = {
 #: troops"): a change of force, not "a level at a time" (guidelines, ``troop_level``).
 _ADDED = re.compile(
     r"\b(?:more|additional|further|extra|another)\s+(?:[\w,.-]+\s+){0,2}?"
-    r"(?:troops|soldiers|service members|servicemembers|marines|personnel|forces)\b",
+    rf"(?:{_TROOPS}|personnel|forces)\b",
     re.IGNORECASE,
 )
 
@@ -151,7 +158,7 @@ _ADDED = re.compile(
 #: the quote also says what stays ("2,500 troops remain after 1,000 left").
 _STAYING = re.compile(r"\b(?:remain\w*|stay\w*|stationed|keeps?|still)\b", re.IGNORECASE)
 _MOVING = re.compile(
-    r"\b(?:troops|soldiers|service members|servicemembers|marines|personnel|forces)\b,?\s+(?:[\w,-]+\s+){0,5}?"
+    rf"\b(?:{_TROOPS}|personnel|forces)\b,?\s+(?:[\w,-]+\s+){{0,5}}?"
     r"(?:(?:have|has|had|were|was|are|is|will)\s+(?:(?:now|begun|started|been|to)\s+)*)"
     r"(?:mov(?:e|ed|ing)|sent|leav(?:e|ing)|left|withdr\w+|pull(?:ed|ing)? out|arriv\w+|relocat\w+|redeploy\w*)\b",
     re.IGNORECASE,
@@ -176,7 +183,7 @@ def troops_added_are_a_change(event: Event) -> Event:
 #: A count of troops ("two thousand U.S. troops", "about 140,000 troops"), and the words of a change
 #: (the type's cue words and those of its kinds).
 _TROOPS_COUNTED = re.compile(
-    rf"\b(?:{_COUNT_WORD})\s+(?:[\w.-]+\s+){{0,2}}?(?:troops|soldiers|service members|servicemembers|marines)\b",
+    rf"\b(?:{_COUNT_WORD})\s+(?:[\w.-]+\s+){{0,2}}?(?:{_TROOPS})\b",
     re.IGNORECASE,
 )
 _CHANGE_WORD = re.compile(
