@@ -187,6 +187,8 @@ def _checked(
         reason = "the evidence reports no event (speculation or a conditional threat)"
     if reason is None and (denied := task.not_of_type_patterns.get(event.type)) and denied.search(event.evidence):
         reason = f"the evidence reports no single {event.type}"
+    if reason is None and (needed := task.only_of_type_patterns.get(event.type)) and not needed.search(event.evidence):
+        reason = f"the evidence lacks what every {event.type} states"
     before = article.text[: span.start] if span.start is not None else ""  # where "the country" was named
     normalized = normalize(event, aliases, task=task, before=before, published=article.published)
     if normalized is None:

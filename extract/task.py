@@ -82,6 +82,9 @@ class Task:
     #: type -> patterns of quotes that never report one event of the type, whatever the model
     #: made of them (for the built-in task, a count of strikes is a tally, not one attack).
     not_of_type: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: type -> patterns one of which every quote of the type holds, whatever the model made of it
+    #: (for the built-in task, a tally counts actions: "196 operations", not "10,500 civilians").
+    only_of_type: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Types that are a figure (for the built-in task, a casualty toll): an event of one whose
     #: number fields are all empty, or all unstated in its quote, is rejected.
     figures: tuple[str, ...] = ()
@@ -109,6 +112,11 @@ class Task:
     def not_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
         """``not_of_type`` as one pattern per type (case-insensitive), compiled once."""
         return {t: _any_of(ps) for t, ps in self.not_of_type.items() if ps}
+
+    @functools.cached_property
+    def only_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
+        """``only_of_type`` as one pattern per type (case-insensitive), compiled once."""
+        return {t: _any_of(ps) for t, ps in self.only_of_type.items() if ps}
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:

@@ -110,6 +110,40 @@ def test_a_counted_campaign_is_no_single_attack() -> None:
     assert [r.rejected for r in rejected] == ["the evidence reports no single attack"]
 
 
+def test_a_tally_counts_actions() -> None:
+    """A tally counts sorties, strikes, operations or raids (guidelines, operations_tally): a count of
+    people killed by strikes is none, whatever the model made of it; fifteen strikes are one."""
+    text = (
+        "Campaign figures\n\nAt least 1,139 civilians were killed by coalition strikes since 2014. "
+        "Coalition aircraft conducted fifteen strikes in support last week."
+    )
+    article = Article(id="o#1", title="Campaign figures", text=text, source="o.txt", runs=((0, 0, len(text)),))
+    tally = {"type": "operations_tally", "actor": "Coalition", "kind": "strikes"}
+    tallies = [
+        parse_event({**tally, "evidence": "At least 1,139 civilians were killed by coalition strikes since 2014", "count": 1139}),
+        parse_event({**tally, "evidence": "Coalition aircraft conducted fifteen strikes in support last week", "count": 15}),
+    ]
+    kept, rejected = ground(article, tallies, aliases=ALIASES, task=TASK)
+    assert [r.event.count for r in kept] == [15]
+    assert [r.rejected for r in rejected] == ["the evidence lacks what every operations_tally states"]
+
+
+def test_an_attack_told_again_is_no_new_attack() -> None:
+    """A sentence that speaks of an attack already told ("the raid was ...", "the strikes were ...")
+    reports no attack of its own (guidelines: one attack is one event)."""
+    text = (
+        "Raid in Syria\n\nU.S. forces killed two militants in a helicopter raid on Saturday. The raid was "
+        "supported by local fighters. Officials said the strikes were acts of self-defense."
+    )
+    article = Article(id="r#1", title="Raid in Syria", text=text, source="r.txt", runs=((0, 0, len(text)),))
+    quotes = ["U.S. forces killed two militants in a helicopter raid on Saturday",
+              "The raid was supported by local fighters", "Officials said the strikes were acts of self-defense"]
+    attacks = [parse_event({"type": "attack", "evidence": q, "target": "militants", "means": "ground_assault"}) for q in quotes]
+    kept, rejected = ground(article, attacks, aliases=ALIASES, task=TASK)
+    assert [r.event.evidence for r in kept] == [quotes[0]]
+    assert [r.rejected for r in rejected] == ["the evidence reports no single attack"] * 2
+
+
 def test_a_fact_from_the_headline_is_quoted_from_the_body() -> None:
     title = "Coalition hands Camp Taji to Iraqi forces"
     text = (

@@ -13,6 +13,7 @@ from extract.tasks.military.rules import (
     FILL_CUES,
     NO_EVENT,
     NOT_OF_TYPE,
+    ONLY_OF_TYPE,
     TYPE_CUES,
     UNIT_WORDS,
     VALUE_CUES,
@@ -38,5 +39,6 @@ TASK = Task(
     figures=("casualty_toll",),
     no_event=NO_EVENT,
     not_of_type=NOT_OF_TYPE,
+    only_of_type=ONLY_OF_TYPE,
     unit_words=UNIT_WORDS,
 )

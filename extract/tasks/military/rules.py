@@ -50,8 +50,9 @@ NO_EVENT: tuple[str, ...] = (
 )
 
 _COUNT_WORD = (
-    r"\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|sixty|"
-    r"seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands|scores"
+    r"\d[\d,]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+    r"thousand|dozens?|hundreds|thousands|scores"
 )
 #: Words that count people under arms.
 _TROOPS = r"troops|soldiers|service members|servicemembers|marines"
@@ -64,10 +65,18 @@ def _counted(actions: str, *, between: str = _ARMS) -> str:
     return rf"\b(?:{_COUNT_WORD})\s+(?:(?:{between})\s+){{0,3}}(?:air)?(?:{actions})\b"
 
 
-#: Quotes that never report one event of a type: a count of strikes, attacks, raids or sorties
-#: is a tally of a campaign (guidelines, ``attack``: "one attack is one event").
+#: An attack told again, named by its definite noun and said what it was ("The raid was supported
+#: by ...", "the strikes were acts of self-defense", "The incident was the deadliest ...").
+_TOLD_AGAIN = (
+    r"\b(?:the|those|these|this|that)\s+(?:raids?|strikes?|airstrikes?|attacks?|incidents?|deaths|bombings?|"
+    r"assaults?)\s+(?:was|were|is|are)\b"
+)
+
+#: Quotes that never report one event of a type (guidelines, ``attack``: "one attack is one
+#: event"): a count of strikes, attacks, raids or sorties is a tally of a campaign, and an attack
+#: told again is no second one.
 NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
-    "attack": (_counted("strikes|attacks|raids|sorties"),),
+    "attack": (_counted("strikes|attacks|raids|sorties"), _TOLD_AGAIN),
 }
 
 #: The status rules of the guidelines (section 5), in order of precedence.
@@ -129,6 +138,11 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 _COUNTED_ACTIONS = _counted(
     "strikes|attacks|raids|sorties|operations|missions", between=f"{_ARMS}|combat|counterterrorism"
 )
+
+#: What every quote of a type states: a tally counts actions (guidelines, ``operations_tally``:
+#: "counted sorties, strikes, operations, raids"), so "more than 10,500 civilians have been
+#: killed" or "25 casualty allegation reports" is none.
+ONLY_OF_TYPE: dict[str, tuple[str, ...]] = {"operations_tally": (_COUNTED_ACTIONS,)}
 
 #: The types the hybrid strategy also fills in every window whose words name one of their kinds
 #: (the cue words above; for tallies, a count of actions), beside its windows calls and detection.
