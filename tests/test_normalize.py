@@ -307,6 +307,11 @@ def event(data: dict) -> object:
          "Chile has reduced its contingent to 300", "status", "completed"),
         ({"type": "attack", "target": "a convoy", "means": "missile"},
          "A drone struck a convoy near the border", "means", "drone"),
+        # Gunmen storming a place are a ground assault, an ambush is gunfire (decided cases).
+        ({"type": "attack", "target": "a depot", "means": "gunfire"},
+         "About thirty gunmen attacked a depot outside the town", "means", "ground_assault"),
+        ({"type": "attack", "target": "a patrol", "means": "gunfire"},
+         "Gunmen ambushed a patrol near the border", "means", "gunfire"),
         ({"type": "personnel_change", "person": "Ana Ruiz", "role": "defence minister", "kind": "appointed"},
          "Ana Ruiz resigned as defence minister", "kind", "resigned"),
         # Taking a post is an appointment (guidelines, personnel_change).

@@ -88,7 +88,8 @@ _STATUS_CUES: tuple[tuple[str, str], ...] = (
 )
 
 #: For each categorical field, its values in order of precedence and their cue patterns (the
-#: type definitions of gold/GUIDELINES.md, and its section 5 for ``status``).
+#: type definitions of gold/GUIDELINES.md, its section 5 for ``status``, and the decided cases of
+#: gold/README.md: gunmen storming a compound are a ground assault, an ambush is gunfire).
 VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("force_change", "kind"): (
         ("reposition", r"repositio|relocat|regroup|consolidat|\bmov(?:ed|es|ing)\s+(?:\w+\s+){0,3}?to\b"),
@@ -110,8 +111,8 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("missile", r"missile"),
         ("rocket", r"rocket"),
         ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
-        ("ground_assault", r"storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
-        ("gunfire", r"gunfire|gunmen|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
+        ("ground_assault", r"gunmen|storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
+        ("gunfire", r"gunfire|ambush|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
     ),
     ("operations_tally", "kind"): (
         ("sorties", r"sortie"),
