@@ -299,8 +299,10 @@ def type_cue_pattern(task: Task, event_type: str) -> re.Pattern[str] | None:
 
 @functools.cache
 def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
-    """Cue words as one pattern, each matched at the start of a word ("end" is not in "weekend")."""
-    return re.compile(r"\b(?:" + "|".join(re.escape(c.strip()) for c in cues) + ")", re.IGNORECASE)
+    """Cue words as one pattern, each matched at the start of a word ("end" is not in "weekend"); one
+    written with a trailing space is a whole word ("law " is not in "lawmakers")."""
+    words = (re.escape(c.strip()) + (r"\b" if c.endswith(" ") else "") for c in cues)
+    return re.compile(r"\b(?:" + "|".join(words) + ")", re.IGNORECASE)
 
 
 def names_its_actors(event: Event, aliases: Aliases | None) -> bool:

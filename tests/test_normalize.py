@@ -366,6 +366,13 @@ def test_cue_words_match_at_the_start_of_words_only() -> None:
     assert not states_its_type(event, TASK)
     sent = event.model_copy(update={"evidence": "The US sent 300 troops"})
     assert states_its_type(sent, TASK)
+    # A cue written with a trailing space is a whole word: "law" is not in "lawmakers", "sign" not
+    # in "signal", and naming something ("called the exit a disaster") is no call on anyone.
+    decision = {"type": "political_decision", "actor": "US", "kind": "demand", "summary": "s"}
+    for quote in ("Lawmakers called the exit a disaster", "She called the brigade a signal of resolve"):
+        assert not states_its_type(parse_event({**decision, "evidence": quote}), TASK)
+    for quote in ("The law bans foreign bases", "Lawmakers called for a vote", "Both sides signed the accord"):
+        assert states_its_type(parse_event({**decision, "evidence": quote}), TASK)
 
 
 def test_taking_a_post_states_a_personnel_change() -> None:
