@@ -476,6 +476,8 @@ def normalize(
     article's text before the evidence, where a place left unnamed is looked for; ``published``:
     the article's date, against which a date the model left empty is read from the quote."""
     verified = verify_numbers(event)
+    if verified is None and task.uncounted is not None and (instead := task.uncounted(event)) is not None:
+        verified = verify_numbers(instead)
     if verified is None or not _states_a_figure(verified, task):
         return None
     verified = repair_values(verified, task)

@@ -62,6 +62,10 @@ class Task:
     #: The events a kept event implies by the guidelines (for the built-in task, a reduction done
     #: "to 2,500" is also a troop level of 2,500); they are grounded like the model's.
     implied: Callable[[Event], list[Event]] | None = None
+    #: What an event is when its quote does not write the number its type requires (for the
+    #: built-in task, a troop level whose quote counts nothing but names a move is that move);
+    #: None, or no rule: it is rejected.
+    uncounted: Callable[[Event], Event | None] | None = None
     #: type -> the types that hold its facts when both quote one passage: an event of the first
     #: whose numbers are all the other's is part of it (an attack's dead are no separate toll).
     part_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

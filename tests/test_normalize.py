@@ -214,6 +214,29 @@ def test_a_change_that_names_no_change_but_counts_troops_is_a_level(quote: str, 
         assert (repaired.force, repaired.location.country, repaired.count) == ("Peru", "Chad", 2000)
 
 
+@pytest.mark.parametrize(
+    ("quote", "expected"),
+    [
+        ("Peru first sent troops to Chad in March 2011", ("deploy", "completed")),
+        ("The president announced that his forces would leave Chad", ("withdraw", "announced")),
+        ("The Peruvian contingent is to be cut by half by the end of 2027", ("reduce", "planned")),
+        ("Peruvian troops patrol the north of Chad", None),  # no move: still no level without a count
+        ("The agency is reducing its staff in Chad", None),  # no troops
+        ("Peru announced the deployment of 2,000 soldiers to Chad", None),  # troops counted: a misread count
+    ],
+)
+def test_a_level_that_counts_nothing_but_names_a_move_is_that_move(quote: str, expected: tuple[str, str] | None) -> None:
+    """A troop level needs a count; one whose quote counts no troops but names their move is the move."""
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "Peru", "count": 1,
+                         "location": {"country": "Chad"}})
+    event = normalize(level, None, task=TASK)
+    if expected is None:
+        assert event is None
+    else:
+        assert (event.type, event.kind, event.status, event.force, event.count) == ("force_change", *expected, "Peru", None)
+        assert event.location.country == "Chad"
+
+
 def test_a_reduction_done_to_a_level_is_also_the_level() -> None:
     quote = "The allies have reduced their troops in Iraq to about 1,200"
     change = parse_event({"type": "force_change", "evidence": quote, "kind": "reduce", "force": "Coalition partners",

@@ -17,6 +17,7 @@ from extract.tasks.military.rules import (
     TYPE_CUES,
     UNIT_WORDS,
     VALUE_CUES,
+    a_level_that_counts_nothing_is_a_move,
     level_reached,
     repair,
 )
@@ -31,6 +32,7 @@ TASK = Task(
     value_cues=VALUE_CUES,
     repair=repair,
     implied=level_reached,
+    uncounted=a_level_that_counts_nothing_is_a_move,
     part_of={"casualty_toll": ("attack",)},
     # The type where detect-then-fill leads windows by 0.08 F1 or more on the development set (README).
     detect_types=("operations_tally",),

@@ -222,6 +222,28 @@ def a_change_without_change_is_a_level(event: Event) -> Event:
     return TroopLevel.model_validate({**fields, "type": "troop_level", "qualifier": qualifier})
 
 
+#: Words that name troops, whatever their number ("French forces", "the U.S. contingent").
+_TROOP_WORD = re.compile(rf"\b(?:{_TROOPS}|troop|soldier|forces|personnel|contingent)\b", re.IGNORECASE)
+
+
+def a_level_that_counts_nothing_is_a_move(event: Event) -> Event | None:
+    """A troop level whose quote counts no troops but names troops and a move is that move, uncounted
+    ("France first sent troops to Mali in January 2013"; guidelines, ``troop_level`` needs a count):
+    a ``force_change`` whose kind and status come from the cue words (done, when none is written).
+    None when the quote names no kind of move."""
+    if not isinstance(event, TroopLevel) or not _CHANGE_WORD.search(event.evidence):
+        return None
+    if not _TROOP_WORD.search(event.evidence) or _TROOPS_COUNTED.search(event.evidence):
+        return None  # no troops named, or troops counted (a count the model misread is no move)
+    text = event.evidence.lower()
+    kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), None)
+    if kind is None:
+        return None
+    status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
+    fields = event.model_dump(include={"evidence", "date", "location", "force"})
+    return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+
+
 #: A force's role named as it changes ("ended its combat mission", "moves to a supporting role")
 #: and the role it turns to.
 _ROLE = re.compile(r"\b(?:combat|military|training) (?:mission|role)\b|\brole\b", re.IGNORECASE)
