@@ -413,3 +413,13 @@ def test_airstrikes_are_strikes() -> None:
     assert states_its_type(event, TASK)
     attack = parse_event({"type": "attack", "evidence": "Gunfire met the convoy near Gao", "target": "convoy", "means": "gunfire"})
     assert states_its_type(attack, TASK)
+
+
+def test_an_attack_names_its_means_not_only_its_dead() -> None:
+    """"killed" alone reports a toll (guidelines: an attack is a strike, shooting, assault, bombing ...)."""
+    attack = {"type": "attack", "target": "militants", "means": "other"}
+    assert not states_its_type(parse_event({**attack, "evidence": "Those missions killed 44 militants"}), TASK)
+    stormed = "Gunmen stormed a school in Gao and killed 20 people"
+    assert states_its_type(parse_event({**attack, "evidence": stormed}), TASK)
+    toll = {"type": "casualty_toll", "population": "militants", "killed": 44}
+    assert states_its_type(parse_event({**toll, "evidence": "Those missions killed 44 militants"}), TASK)

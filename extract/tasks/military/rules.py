@@ -22,9 +22,10 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",
                       "station", "hand", "clos", "shut", "open", "airbase"),
     "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
+    # An attack names its means, not only its dead ("Those missions killed 44 militants" is a toll).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
-               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "raid", "kill",
-               "targeted", "hit", "offensive", "clash", "fight", "gunfire", "counterattack", "counteroffensive"),
+               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid", "storm",
+               "gunmen", "targeted", "hit", "offensive", "clash", "fight", "gunfire", "counterattack", "counteroffensive"),
     "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
     "operations_tally": ("sortie", "strike", "airstrike", "operation", "raid", "airraid", "mission", "flight"),
     "political_decision": ("agree", "law ", "laws", "bill", "vote", "parliament", "resolution", "declar", "announc",
