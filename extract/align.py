@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, utils
 
 from extract.documents import Article
 from extract.sentences import article_sentences
@@ -19,7 +19,7 @@ AlignStatus = Literal["exact", "normalized", "fuzzy", "not_found"]
 #: Below this rapidfuzz partial-ratio score (0-100) a quote counts as not found.
 FUZZY_THRESHOLD = 85.0
 #: A rewritten quote is traced to a sentence only when their words agree at least this much
-#: (rapidfuzz token-set ratio, 0-100).
+#: (rapidfuzz token-set ratio, 0-100, of the words cased and stripped of punctuation).
 ANCHOR_THRESHOLD = 80.0
 
 
@@ -113,7 +113,7 @@ def anchor(quote: str, article: Article, *, names: Sequence[str]) -> Span:
     for start, end in article_sentences(article.text):
         sentence = article.text[start:end].casefold()
         if all(name.search(sentence) for name in named):
-            score = fuzz.token_set_ratio(quote.casefold(), sentence)
+            score = fuzz.token_set_ratio(quote, sentence, processor=utils.default_process)
             if score >= ANCHOR_THRESHOLD and (best is None or score > best[0]):
                 best = (score, start, end)
     return Span("not_found", 0.0) if best is None else _found(article, best[1], best[2], "fuzzy", best[0])

@@ -153,3 +153,11 @@ def test_anchor_traces_a_rewritten_quote_to_the_sentence_holding_its_names() -> 
     assert anchor(quote, article, names=["Ot"]).status == "not_found"  # a name is a whole word, not a part of "Oto"
     assert anchor(quote, article, names=[]).status == "not_found"  # nothing to trace by
     assert anchor("Oto was fired from the cabinet on Monday", article, names=["Oto"]).status == "not_found"  # words disagree
+
+
+def test_anchor_compares_words_without_their_punctuation() -> None:
+    """A sentence's last word keeps its period in the text ("minister."); it is still the quote's word."""
+    text = "Talks ended.\n\nThe vote came after the dismissal of Max Ode and the appointment of Jonathan Otoniel as acting minister."
+    (article,) = split_page(text, stem="a", source="a.txt")
+    span = anchor("Jonathan Otoniel was appointed acting minister", article, names=["Jonathan Otoniel"])
+    assert span.status == "fuzzy" and article.text[span.start : span.end].endswith("acting minister.")
