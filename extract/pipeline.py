@@ -124,9 +124,10 @@ def ground(
     ``Task.implied`` events (a reduction done to a level is also the level) are grounded too. Rejected:
     events whose evidence is not in the article, does not state a required number, or has
     no cue word of the event's type, and events whose actor fields name no one. Duplicates
-    (after normalization) are dropped, the first one wins: events equal in every field, and
+    (after normalization) are dropped: events equal in every field (the first one wins), and
     kept events that ``same_fact`` says state one fact (from two views, or repeated in the
-    article's headline and body). Last, a kept event that states part of another (``part_of``:
+    article's headline and body), of which the first statement in the body is kept (the
+    guidelines keep the first clear statement). Last, a kept event that states part of another (``part_of``:
     an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
@@ -143,13 +144,23 @@ def ground(
         record = EventRecord(article.id, event, span, article.source, rejected=reason)
         if reason:
             rejected.append(record)
-        elif not any(same_fact(record, other) for other in kept):
+        elif (twin := next((other for other in kept if same_fact(record, other)), None)) is None:
             kept.append(record)
             if task.implied is not None:
                 work.extend((implied, span) for implied in task.implied(event))
+        elif _earlier(record, twin, article):
+            kept[kept.index(twin)] = record
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected
+
+
+def _earlier(record: EventRecord, other: EventRecord, article: Article) -> bool:
+    """Whether a body statement of a fact comes before another one (the guidelines keep the first)."""
+    a, b = record.span, other.span
+    if a.start is None or b.start is None or _in_headline(article, a) or _in_headline(article, b):
+        return False
+    return a.start < b.start and not _overlap(a, b)
 
 
 def _located(event: Event, article: Article) -> Span:

@@ -177,6 +177,21 @@ def test_ground_keeps_one_event_per_fact() -> None:
     assert [(r.event.type, r.event.force) for r in kept] == [("force_change", "United States"), ("troop_level", "United States")]
 
 
+def test_a_fact_stated_twice_in_the_body_keeps_its_first_statement() -> None:
+    """The guidelines keep the first clear statement of a repeated fact as its evidence, whichever
+    window's answer came first."""
+    text = (
+        "Peru cuts troops\n\nPeru has cut its troops in Chad to 300, the ministry said on Friday. "
+        "\"Today we have cut our forces in Chad to 300,\" the minister said."
+    )
+    article = Article(id="p#1", title="Peru cuts troops", text=text, source="p.txt", runs=((0, 0, len(text)),))
+    level = {"type": "troop_level", "force": "Peru", "count": 300, "location": {"country": "Chad"}}
+    later = parse_event({**level, "evidence": "Today we have cut our forces in Chad to 300"})
+    first = parse_event({**level, "evidence": "Peru has cut its troops in Chad to 300"})
+    (kept,), _ = ground(article, [later, first], aliases=ALIASES, task=TASK)
+    assert kept.event.evidence == first.evidence
+
+
 def test_an_attacks_own_dead_are_no_second_toll_but_an_aggregate_toll_is() -> None:
     text = (
         "Rockets hit a base near Erbil on Monday, killing three soldiers. Since 2023, 40 soldiers have "
