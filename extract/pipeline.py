@@ -134,22 +134,22 @@ def ground(
     events = [e for event in events for e in (event, *counts_beside(event))]
     aligned = [(event, _located(event, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
-    work = deque(aligned)
+    work, implied = deque(aligned), task.implied is None
     while work:
         event, span, reason = _checked(*work.popleft(), article=article, task=task, aliases=aliases)
         fingerprint = canonical_json(event.model_dump(mode="json"))
-        if fingerprint in seen:
-            continue
-        seen.add(fingerprint)
-        record = EventRecord(article.id, event, span, article.source, rejected=reason)
-        if reason:
-            rejected.append(record)
-        elif (twin := next((other for other in kept if same_fact(record, other)), None)) is None:
-            kept.append(record)
-            if task.implied is not None:
-                work.extend((implied, span) for implied in task.implied(event))
-        elif _earlier(record, twin, article):
-            kept[kept.index(twin)] = record
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            record = EventRecord(article.id, event, span, article.source, rejected=reason)
+            if reason:
+                rejected.append(record)
+            elif (twin := next((other for other in kept if same_fact(record, other)), None)) is None:
+                kept.append(record)
+            elif _earlier(record, twin, article):
+                kept[kept.index(twin)] = record
+        if not work and not implied and task.implied is not None:  # once the statements are settled
+            implied = True
+            work.extend((more, r.span) for r in kept for more in task.implied(r.event))
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected

@@ -40,10 +40,12 @@ def test_the_readme_example_runs_on_the_recording(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("EXTRACT_HOME", str(tmp_path))
     monkeypatch.delenv("EXTRACT_BASE_URL", raising=False)
     offline = load_config(cache_policy="offline")
-    (event,) = extract.extract(EXAMPLE_TEXT, published=EXAMPLE_PUBLISHED, config=offline)
+    event, change = extract.extract(EXAMPLE_TEXT, published=EXAMPLE_PUBLISHED, config=offline)
     # As the model answered: it quoted the clause, without "the Pentagon said on Friday".
     assert isinstance(event, extract.Event) and event.evidence == EXAMPLE_TEXT.partition(", the Pentagon")[0]
     assert (event.type, event.force, event.count, event.location.country) == ("troop_level", "United States", 2500, "Iraq")
+    # A level reached "to 2,500" is also the reduction that reached it (the guidelines' decided case).
+    assert (change.type, change.kind, change.status, change.resulting_level) == ("force_change", "reduce", "completed", 2500)
     with pytest.raises(CacheMissError):  # another text is not recorded: offline, nothing is sent
         extract.extract("Another text about 40 soldiers in Chad.", config=offline)
 

@@ -247,6 +247,28 @@ def test_a_reduction_done_to_a_level_is_also_the_level() -> None:
     assert TASK.implied(change.model_copy(update={"status": "planned"})) == []  # a plan reaches no level yet
 
 
+@pytest.mark.parametrize(
+    ("quote", "count", "expected"),
+    [
+        ("Peru has reduced the number of its troops in Chad to 2,500, the ministry said", 2500, ("reduce", "completed")),
+        ("Peru will raise its contingent in Chad to about 900 next year", 900, ("deploy", "planned")),
+        ("Peru has 2,500 troops in Chad", 2500, None),  # a level only
+        ("Peru has reduced its troops in Chad to 2,500 from 3,000", 3000, None),  # the level is the one reached
+    ],
+)
+def test_a_level_reached_by_a_change_is_also_the_change(quote: str, count: int, expected: tuple[str, str] | None) -> None:
+    """The decided case "reduced ... to 2,500" is both facts, whichever of the two the model gave."""
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "Peru", "count": count,
+                         "location": {"country": "Chad"}})
+    changes = TASK.implied(level)
+    if expected is None:
+        assert changes == []
+    else:
+        (change,) = changes
+        assert (change.type, change.kind, change.status, change.resulting_level, change.force) == (
+            "force_change", *expected, count, "Peru")
+
+
 def test_a_withdrawal_that_leaves_troops_is_a_reduction() -> None:
     quote = "The mission withdrew 2,000 soldiers, leaving about 17,600 in place"
     change = parse_event({"type": "force_change", "evidence": quote, "kind": "withdraw", "force": "Peru",

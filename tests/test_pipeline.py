@@ -68,7 +68,8 @@ def test_ground_keeps_exact_repairs_approximate_and_rejects_invented_quotes() ->
     approximate = troop("the united states has  reduced the number of its troops in iraq to 2,500", force="US")
     invented = troop("The United States sent 40,000 troops to Canada yesterday.")
     kept, rejected = ground(ARTICLE, [exact, approximate, invented], aliases=ALIASES, task=TASK)
-    assert [r.span.status for r in kept] == ["exact"]  # the repaired copy became an exact duplicate
+    # The repaired copy became an exact duplicate; the level reached "to 2,500" is also that reduction.
+    assert [(r.event.type, r.span.status) for r in kept] == [("troop_level", "exact"), ("force_change", "exact")]
     assert kept[0].event.force == "United States"
     assert [r.event.evidence for r in rejected] == [invented.evidence]
     original = Path(ARTICLE.source).read_text(encoding="utf-8")
@@ -168,7 +169,8 @@ def test_ground_keeps_one_event_per_fact() -> None:
     )
     kept, _ = ground(ARTICLE, [body, headline, other_country], aliases=ALIASES, task=TASK)
     # The headline repeats the body's key fields; a level stated for another country is another fact.
-    assert [(r.event.evidence, r.event.location.country) for r in kept] == [(SENTENCE, "Iraq"), (SENTENCE, "Syria")]
+    levels = [r for r in kept if r.event.type == "troop_level"]
+    assert [(r.event.evidence, r.event.location.country) for r in levels] == [(SENTENCE, "Iraq"), (SENTENCE, "Syria")]
     reduce = {"type": "force_change", "evidence": SENTENCE, "kind": "reduce", "resulting_level": 2500}
     first = parse_event({**reduce, "force": "US", "status": "completed"})
     vaguer = parse_event({**reduce, "evidence": SENTENCE[4:], "force": "the Americans", "status": "completed"})
@@ -181,13 +183,13 @@ def test_a_fact_stated_twice_in_the_body_keeps_its_first_statement() -> None:
     """The guidelines keep the first clear statement of a repeated fact as its evidence, whichever
     window's answer came first."""
     text = (
-        "Peru cuts troops\n\nPeru has cut its troops in Chad to 300, the ministry said on Friday. "
-        "\"Today we have cut our forces in Chad to 300,\" the minister said."
+        "Peru in Chad\n\nPeru has 300 troops in Chad, the ministry said on Friday. "
+        "\"Today we have 300 soldiers in Chad,\" the minister said."
     )
-    article = Article(id="p#1", title="Peru cuts troops", text=text, source="p.txt", runs=((0, 0, len(text)),))
+    article = Article(id="p#1", title="Peru in Chad", text=text, source="p.txt", runs=((0, 0, len(text)),))
     level = {"type": "troop_level", "force": "Peru", "count": 300, "location": {"country": "Chad"}}
-    later = parse_event({**level, "evidence": "Today we have cut our forces in Chad to 300"})
-    first = parse_event({**level, "evidence": "Peru has cut its troops in Chad to 300"})
+    later = parse_event({**level, "evidence": "Today we have 300 soldiers in Chad"})
+    first = parse_event({**level, "evidence": "Peru has 300 troops in Chad"})
     (kept,), _ = ground(article, [later, first], aliases=ALIASES, task=TASK)
     assert kept.event.evidence == first.evidence
 
@@ -268,8 +270,10 @@ def test_one_call_per_window_after_a_shared_prefix(tmp_path: Path) -> None:
     assert outcome.status == "partial" and outcome.planned == len(spans)
     assert outcome.notes[0].startswith("window 1/") and "(3 complete events kept)" in outcome.notes[0]
     assert len(outcome.errors) == 1 and outcome.errors[0].startswith("window 2/")
-    # The cut window's copies and window 3's event are one event after canonical names.
-    assert [r.event.force for r in outcome.events] == ["United States"]
+    # The cut window's copies and window 3's event are one event after canonical names (and the
+    # reduction its level was reached by).
+    assert [(r.event.type, r.event.force) for r in outcome.events] == [
+        ("troop_level", "United States"), ("force_change", "United States")]
     assert len(outcome.keys) == len(server.requests)  # the failed calls' responses can be exported too
 
 
@@ -308,8 +312,8 @@ def test_run_articles_keeps_article_order_and_writes_sorted_events(tmp_path: Pat
         aliases=ALIASES, concurrency=2,
     ))  # fmt: skip
     assert [o.article_id for o in outcomes] == [a.id for a in articles]
-    assert write_events(tmp_path / "events.jsonl", outcomes) == 1
-    record = json.loads((tmp_path / "events.jsonl").read_text())
+    assert write_events(tmp_path / "events.jsonl", outcomes) == 2  # a level, and the reduction that reached it
+    record = json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])
     assert record["format"] == "extract.events/1" and record["span"]["status"] == "exact"
 
 

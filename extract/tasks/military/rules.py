@@ -10,7 +10,7 @@ import re
 
 from extract.schema import Event
 from extract.tasks.military.schema import ForceChange, MissionChange, TroopLevel
-from extract.text import hedge_of
+from extract.text import HEDGE_WORDS, hedge_of
 
 #: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
 TYPE_CUES: dict[str, tuple[str, ...]] = {
@@ -265,14 +265,34 @@ def a_new_role_is_a_mission_change(event: Event) -> Event:
     )
 
 
+#: A change of a force's size done to a level: "has reduced the number of its troops in Iraq to
+#: 2,500", "cut its contingent to about 300" (the level's number follows "to").
+_CHANGED_TO = re.compile(
+    r"\b(?:(?P<down>reduc\w*|cut|shr[iu]nk\w*|drawn down|drew down)|increas\w*|rais\w*|boost\w*|grow\w*|grew)\b"
+    rf"[^.;]{{0,80}}?\bto\s+(?:(?:{HEDGE_WORDS})\s+)?(?P<level>\d{{1,3}}(?:,\d{{3}})+|\d+)\b",
+    re.IGNORECASE,
+)
+
+
 def level_reached(event: Event) -> list[Event]:
-    """A change done to a level ("has reduced the number of its troops in Iraq to 2,500") is also
-    that troop level (guidelines, ``troop_level``); a planned one reaches none yet."""
-    if not isinstance(event, ForceChange) or event.resulting_level is None or event.status not in ("completed", "underway"):
+    """A change done to a level and that level are both facts (guidelines, section 2: "reduced
+    ... to 2,500" is a ``force_change`` with ``resulting_level`` and a ``troop_level``): a change
+    done (completed, underway) also gives the level, and a level quoted as reached by a change
+    also gives the change, done unless the quote says otherwise."""
+    if isinstance(event, ForceChange) and event.resulting_level is not None and event.status in ("completed", "underway"):
+        level = event.resulting_level
+        fields = event.model_dump(include={"evidence", "date", "location", "force"})
+        return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": hedge_of(event.evidence, level)})]
+    if not isinstance(event, TroopLevel):
         return []
-    level = event.resulting_level
+    reached = _CHANGED_TO.search(event.evidence)
+    if reached is None or int(reached["level"].replace(",", "")) != event.count:
+        return []
+    kind = "reduce" if reached["down"] else "deploy"
+    status = next((s for s, cue in _STATUS_CUES if re.search(cue, event.evidence.lower())), "completed")
     fields = event.model_dump(include={"evidence", "date", "location", "force"})
-    return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": hedge_of(event.evidence, level)})]
+    return [ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status,
+                                        "resulting_level": event.count})]
 
 
 def a_withdrawal_that_leaves_troops_reduces(event: Event) -> Event:
