@@ -263,6 +263,31 @@ def counts_beside(event: Event) -> list[Event]:
     return copies
 
 
+@functools.cache
+def _listed_pattern() -> re.Pattern[str]:
+    """Countries listed after a word that places something in them: "in Iraq and Afghanistan",
+    "out of Mali, Burkina Faso and Niger"."""
+    one = rf"(?:the\s+)?{_country_pattern().pattern}"
+    return re.compile(rf"\b(?i:in|into|from|out of|across)\s+(?P<list>{one}(?:\s*,\s*{one})*,?\s+and\s+{one})")
+
+
+def countries_beside(event: Event) -> list[Event]:
+    """The other events a quote states beside the model's one when it places a fact without a
+    figure in several countries ("the withdrawal of the remaining soldiers in Iraq and
+    Afghanistan" is one withdrawal per country; guidelines, decided cases): copies of the event,
+    one per other country listed. A figure stated for several countries together is no one
+    country's."""
+    if "location" not in type(event).model_fields or any(getattr(event, n) is not None for n in int_fields(type(event))):
+        return []
+    own = event.location.country if event.location is not None else None  # type: ignore[attr-defined]
+    names = _countries()
+    for found in _listed_pattern().finditer(event.evidence):
+        listed = list(dict.fromkeys(names[m.group(1)] for m in _country_pattern().finditer(found["list"])))
+        if own is None or own in listed:  # a place left empty is one of them, as ``place`` will read
+            return [event.model_copy(update={"location": Location(country=c)}) for c in listed if c != own]
+    return []
+
+
 def repair_values(event: Event, task: Task) -> Event:
     """Correct categorical fields from the evidence's cue words, then apply the task's last rule.
 

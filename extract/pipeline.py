@@ -43,7 +43,7 @@ from extract.errors import (
     ServerUnreachableError,
 )
 from extract.llm import LLMClient, Request, Result, Usage
-from extract.normalize import counts_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
+from extract.normalize import counts_beside, countries_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, choice_fields, slot_value
 from extract.sentences import article_sentences, sentence_windows
@@ -116,7 +116,8 @@ def ground(
 ) -> tuple[list[EventRecord], list[EventRecord]]:
     """Align, repair and normalize events; return (kept, rejected).
 
-    A quote that places other counts in other countries gives those events too (``counts_beside``).
+    A quote that places other counts in other countries gives those events too (``counts_beside``),
+    and so does one that states a fact without a figure for several countries (``countries_beside``).
     A quote found only approximately, or traced by its names to the sentence the model rewrote
     (``align.anchor``), is replaced by the article's own words, and a quote from
     the headline by the body sentence that restates it, if any (the guidelines quote the body);
@@ -131,7 +132,7 @@ def ground(
     an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
-    events = [e for event in events for e in (event, *counts_beside(event))]
+    events = [e for event in events for e in (event, *counts_beside(event), *countries_beside(event))]
     aligned = [(event, _located(event, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
     work, implied = deque(aligned), task.implied is None

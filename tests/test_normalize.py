@@ -8,6 +8,7 @@ from extract.aliases import Aliases
 from extract.normalize import (
     canonical_actor,
     counts_beside,
+    countries_beside,
     date_in,
     infer_country,
     normalize,
@@ -316,6 +317,21 @@ def test_a_quote_with_counts_in_several_countries_gives_an_event_for_each() -> N
         (137, "about", "Iraq"), (59, "exact", "Syria")]  # 196 is in neither country alone
     invented = level.model_copy(update={"count": 1000})
     assert counts_beside(invented) == []  # a count the quote does not state reads nothing
+
+
+def test_a_fact_without_a_figure_stated_for_several_countries_is_one_event_per_country() -> None:
+    """The guidelines' decided case: "the withdrawal of the remaining soldiers in Iraq and
+    Afghanistan" is one withdrawal per country; a figure for several countries together is not."""
+    change = {"type": "force_change", "kind": "withdraw", "force": "Peru", "status": "completed"}
+    quote = "Peruvian troops were pushed out of Chad, Niger and Mali by the juntas"
+    placed = parse_event({**change, "evidence": quote, "location": {"country": "Chad"}})
+    assert [e.location.country for e in countries_beside(placed)] == ["Niger", "Mali"]
+    unplaced = parse_event({**change, "evidence": quote})
+    assert [e.location.country for e in countries_beside(unplaced)] == ["Chad", "Niger", "Mali"]
+    elsewhere = parse_event({**change, "evidence": quote, "location": {"country": "Peru"}})
+    assert countries_beside(elsewhere) == []  # placed outside the list: the quote says something else
+    counted = parse_event({**change, "evidence": "Peru withdrew 300 troops from Chad and Niger", "count": 300})
+    assert countries_beside(counted) == []
 
 
 def test_a_force_named_by_its_unit_is_the_actor_named_beside_it() -> None:
