@@ -117,7 +117,8 @@ def ground(
     """Align, repair and normalize events; return (kept, rejected).
 
     A quote that places other counts in other countries gives those events too (``counts_beside``),
-    and so does one that states a fact without a figure for several countries (``countries_beside``).
+    and so does one that states a fact without a figure for several countries (``countries_beside``),
+    or another fact by the task's own rules (``Task.beside``).
     A quote found only approximately, or traced by its names to the sentence the model rewrote
     (``align.anchor``), is replaced by the article's own words, and a quote from
     the headline by the body sentence that restates it, if any (the guidelines quote the body);
@@ -132,7 +133,8 @@ def ground(
     an attack's own dead written as a toll) is rejected.
     """
     kept, rejected, seen = [], [], set()
-    events = [e for event in events for e in (event, *counts_beside(event), *countries_beside(event))]
+    beside = task.beside or (lambda _: [])
+    events = [e for event in events for e in (event, *counts_beside(event), *countries_beside(event), *beside(event))]
     aligned = [(event, _located(event, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
     work, implied = deque(aligned), task.implied is None

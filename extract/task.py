@@ -62,6 +62,10 @@ class Task:
     #: The events a kept event implies by the guidelines (for the built-in task, a reduction done
     #: "to 2,500" is also a troop level of 2,500); they are grounded like the model's.
     implied: Callable[[Event], list[Event]] | None = None
+    #: The other events a quote states beside the model's one, by the task's own rules (for the
+    #: built-in task, "72 people have been killed, including 30 soldiers" is also a toll of 30
+    #: soldiers); they are grounded like the model's.
+    beside: Callable[[Event], list[Event]] | None = None
     #: What an event is when its quote does not write the number its type requires (for the
     #: built-in task, a troop level whose quote counts nothing but names a move is that move);
     #: None, or no rule: it is rejected.

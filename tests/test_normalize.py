@@ -461,3 +461,14 @@ def test_an_attack_names_its_means_not_only_its_dead() -> None:
     assert states_its_type(parse_event({**attack, "evidence": stormed}), TASK)
     toll = {"type": "casualty_toll", "population": "militants", "killed": 44}
     assert states_its_type(parse_event({**toll, "evidence": "Those missions killed 44 militants"}), TASK)
+
+
+def test_a_part_of_a_toll_counted_apart_is_a_second_toll() -> None:
+    """The guidelines' decided case: "72 people have been killed ..., including 30 soldiers" is two tolls."""
+    quote = "In Chad, 72 people have been killed in the raids, including thirty soldiers and police."
+    toll = parse_event({"type": "casualty_toll", "evidence": quote, "population": "people", "killed": 72, "injured": 9})
+    (part,) = TASK.beside(toll)
+    assert (part.population, part.killed, part.qualifier, part.injured) == ("soldiers and police", 30, "exact", None)
+    hedged = toll.model_copy(update={"evidence": "The fighting killed 500 people, including about 121 of its fighters"})
+    assert [(p.population, p.killed, p.qualifier) for p in TASK.beside(hedged)] == [("fighters", 121, "about")]
+    assert TASK.beside(toll.model_copy(update={"evidence": "72 people have been killed in Chad"})) == []

@@ -19,6 +19,7 @@ from extract.tasks.military.rules import (
     VALUE_CUES,
     a_level_that_counts_nothing_is_a_move,
     level_reached,
+    part_of_a_toll,
     repair,
 )
 from extract.tasks.military.schema import EVENT_CLASSES, SCHEMA_VERSION
@@ -32,6 +33,7 @@ TASK = Task(
     value_cues=VALUE_CUES,
     repair=repair,
     implied=level_reached,
+    beside=part_of_a_toll,
     uncounted=a_level_that_counts_nothing_is_a_move,
     part_of={"casualty_toll": ("attack",)},
     # The type where detect-then-fill leads windows by 0.08 F1 or more on the development set (README).

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from extract.schema import Event
-from extract.tasks.military.schema import ForceChange, MissionChange, TroopLevel
-from extract.text import HEDGE_WORDS, hedge_of
+from extract.tasks.military.schema import CasualtyToll, ForceChange, MissionChange, TroopLevel
+from extract.text import HEDGE_WORDS, HEDGES, hedge_of
 
 #: Word stems the evidence of each type must contain, from the type definitions of the guidelines.
 TYPE_CUES: dict[str, tuple[str, ...]] = {
@@ -293,6 +293,32 @@ def level_reached(event: Event) -> list[Event]:
     fields = event.model_dump(include={"evidence", "date", "location", "force"})
     return [ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status,
                                         "resulting_level": event.count})]
+
+
+#: A part of a toll counted apart ("72 people have been killed, including 30 soldiers", "killed
+#: more than 500 people, including 121 of its fighters"): its number and who they were.
+_INCLUDING = re.compile(
+    rf"\bincluding\s+(?:(?P<hedge>{HEDGE_WORDS})\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+"
+    r"(?:of\s+(?:its|their|them|whom)\s+)?(?P<who>[a-z][\w-]*(?:\s+(?:and\s+)?[a-z][\w-]*){0,3})",
+    re.IGNORECASE,
+)
+
+
+def part_of_a_toll(event: Event) -> list[Event]:
+    """A toll's part counted apart is a second toll (guidelines, decided cases: "including 30
+    soldiers" is a toll of 30 soldiers beside the toll of 72 people)."""
+    if not isinstance(event, CasualtyToll):
+        return []
+    from text_to_num import alpha2digit
+
+    parts = []
+    for found in _INCLUDING.finditer(alpha2digit(event.evidence, "en")):
+        count = int(found["count"].replace(",", ""))
+        if count != event.killed:
+            qualifier = HEDGES.get((found["hedge"] or "").lower(), "exact")
+            update = {"killed": count, "qualifier": qualifier, "population": found["who"], "injured": None, "displaced": None}
+            parts.append(event.model_copy(update=update))
+    return parts
 
 
 def a_withdrawal_that_leaves_troops_reduces(event: Event) -> Event:
