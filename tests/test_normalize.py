@@ -373,6 +373,11 @@ def event(data: dict) -> object:
          "About thirty gunmen attacked a depot outside the town", "means", "ground_assault"),
         ({"type": "attack", "target": "a patrol", "means": "gunfire"},
          "Gunmen ambushed a patrol near the border", "means", "gunfire"),
+        # A raid is a ground assault (the dev set's labels); an air raid is an airstrike.
+        ({"type": "attack", "target": "a cell", "means": "airstrike"},
+         "Special forces killed two militants in a helicopter raid on Monday", "means", "ground_assault"),
+        ({"type": "attack", "target": "a depot", "means": "drone"},
+         "An air raid destroyed a depot near the port", "means", "airstrike"),
         ({"type": "personnel_change", "person": "Ana Ruiz", "role": "defence minister", "kind": "appointed"},
          "Ana Ruiz resigned as defence minister", "kind", "resigned"),
         # Taking a post is an appointment (guidelines, personnel_change).

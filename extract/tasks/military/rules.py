@@ -91,7 +91,8 @@ _STATUS_CUES: tuple[tuple[str, str], ...] = (
 
 #: For each categorical field, its values in order of precedence and their cue patterns (the
 #: type definitions of gold/GUIDELINES.md, its section 5 for ``status``, and the decided cases of
-#: gold/README.md: gunmen storming a compound are a ground assault, an ambush is gunfire).
+#: gold/README.md: gunmen storming a compound are a ground assault, an ambush is gunfire; and,
+#: as the dev set labels them, a raid is a ground assault, an air raid an airstrike).
 VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("force_change", "kind"): (
         ("reposition", r"repositio|relocat|regroup|consolidat|\bmov(?:ed|es|ing)\s+(?:\w+\s+){0,3}?to\b"),
@@ -113,7 +114,7 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("missile", r"missile"),
         ("rocket", r"rocket"),
         ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
-        ("ground_assault", r"gunmen|storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
+        ("ground_assault", r"gunmen|(?<!air )\braid|storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
         ("gunfire", r"gunfire|ambush|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
     ),
     ("operations_tally", "kind"): (
