@@ -477,3 +477,22 @@ def test_a_part_of_a_toll_counted_apart_is_a_second_toll() -> None:
     hedged = toll.model_copy(update={"evidence": "The fighting killed 500 people, including about 121 of its fighters"})
     assert [(p.population, p.killed, p.qualifier) for p in TASK.beside(hedged)] == [("fighters", 121, "about")]
     assert TASK.beside(toll.model_copy(update={"evidence": "72 people have been killed in Chad"})) == []
+
+
+@pytest.mark.parametrize(
+    ("quote", "kind"),
+    [
+        ("The plan would leave a force of about 4,000 Peruvian troops in Chad", "reduce"),
+        ("Lima plans to grow the contingent in Chad to around 4,800 troops by 2027", "deploy"),
+        ("Peru has about 4,000 troops in Chad and will keep them there", None),  # the level is now
+    ],
+)
+def test_a_planned_level_is_the_change_planned_to_reach_it(quote: str, kind: str | None) -> None:
+    """The guidelines' decided case: a level never reached is a planned change, no troop level."""
+    count = 4800 if "4,800" in quote else 4000
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "Peru", "count": count})
+    repaired = repair_values(level, TASK)
+    if kind is None:
+        assert repaired.type == "troop_level"
+    else:
+        assert (repaired.type, repaired.kind, repaired.status, repaired.resulting_level) == ("force_change", kind, "planned", count)

@@ -337,8 +337,36 @@ def closure_has_no_recipient(event: Event) -> Event:
     return event
 
 
+#: A level stated as a plan ("The plan would leave a force of about 4,000", "will grow it to
+#: around 4,800"): the verb says whether the force shrinks to it or grows to it.
+_PLANNED_LEVEL = re.compile(
+    r"\b(?:would|will|plans?\s+to)\s+(?:\w+\s+){0,2}?(?:(?P<down>leave|keep)|grow|bring|reach|raise|increase)\b",
+    re.IGNORECASE,
+)
+
+
+def a_planned_level_is_a_change(event: Event) -> Event:
+    """A level only planned is no troop level but the change planned to reach it (guidelines,
+    decided cases: "would leave a force of about 4,000" is a ``force_change`` with
+    ``resulting_level``, planned, and no ``troop_level``)."""
+    if not isinstance(event, TroopLevel) or (planned := _PLANNED_LEVEL.search(event.evidence)) is None:
+        return event
+    if event.count not in _numbers_after(event.evidence, planned.end()):
+        return event  # the plan is about something else than this count
+    fields = event.model_dump(include={"evidence", "date", "location", "force"})
+    kind = "reduce" if planned["down"] else "deploy"
+    return ForceChange.model_validate(
+        {**fields, "type": "force_change", "kind": kind, "status": "planned", "resulting_level": event.count}
+    )
+
+
+def _numbers_after(text: str, start: int) -> set[int]:
+    """The numbers written in digits after a position of a text ("about 4,000" -> 4000)."""
+    return {int(n.replace(",", "")) for n in re.findall(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+\b", text[start:])}
+
+
 def repair(event: Event) -> Event:
     """The task's last rules, in order."""
-    event = a_change_without_change_is_a_level(event)
+    event = a_change_without_change_is_a_level(a_planned_level_is_a_change(event))
     event = a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event))
     return closure_has_no_recipient(a_new_role_is_a_mission_change(event))
