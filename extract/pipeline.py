@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
+from rapidfuzz.utils import default_process
 
 from extract.aliases import Aliases
 from extract.align import Span, align, anchor, located
@@ -223,6 +224,9 @@ def _in_headline(article: Article, span: Span) -> bool:
 #: How close (rapidfuzz token_set_ratio, 0-100) a body sentence must come to a headline's quote
 #: to restate it. Chosen on the dev set: 20 to 35 score alike there, 40 and above lose matches.
 RESTATES = 30.0
+#: How alike (rapidfuzz token_set_ratio of the words, 0-100) two names of one thing are
+#: ("Ain al-Asad air base" and "Ain al-Asad" are one base; "Gossi camp" and "Ménaka base" two).
+SAME_WORDS = 80.0
 
 
 def _restatement(article: Article, event: Event, *, task: Task) -> tuple[int, int] | None:
@@ -297,6 +301,10 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
     countries = {slot_value(x, "location.country"), slot_value(y, "location.country")} - {None}
     if x.type != y.type or len(countries) > 1:
         return False
+    for name in type(x).fact_fields:  # "the Gossi camp" and "the Ménaka base": two handovers
+        u, v = slot_value(x, name), slot_value(y, name)
+        if isinstance(u, str) and isinstance(v, str) and fuzz.token_set_ratio(u, v, processor=default_process) < SAME_WORDS:
+            return False
     keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):
         return True

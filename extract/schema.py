@@ -42,6 +42,9 @@ class Event(Closed):
     key_fields: ClassVar[tuple[str, ...]] = ()
     #: Fields that hold actor names, canonicalized with the alias table before comparison.
     actor_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Free-text fields besides the key ones that tell two facts apart when two events fill them
+    #: with different words (two bases handed to one army are two handovers).
+    fact_fields: ClassVar[tuple[str, ...]] = ()
 
     type: str
     evidence: str = Field(description="Verbatim quote from the article that supports the event.")

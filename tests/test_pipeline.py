@@ -194,6 +194,20 @@ def test_a_fact_stated_twice_in_the_body_keeps_its_first_statement() -> None:
     assert kept.event.evidence == first.evidence
 
 
+def test_two_facilities_handed_to_one_army_are_two_handovers() -> None:
+    """Same key fields (kind, recipient), different facilities: two facts (``Event.fact_fields``);
+    two names of one facility are one."""
+    text = "Bases handed over\n\nPeru handed the Oruro camp to Chad's army in May and gave up the Kelo base in June."
+    article = Article(id="b#1", title="Bases handed over", text=text, source="b.txt", runs=((0, 0, len(text)),))
+    handover = {"type": "base_transfer", "kind": "handover", "from_party": "Peru", "to_party": "Chad"}
+    quotes = {"Oruro camp": "Peru handed the Oruro camp to Chad's army in May",
+              "Kelo base": "Peru handed the Oruro camp to Chad's army in May and gave up the Kelo base in June",
+              "the Oruro camp": "handed the Oruro camp to Chad's army"}
+    events = [parse_event({**handover, "evidence": q, "facility": f}) for f, q in quotes.items()]
+    kept, _ = ground(article, events, aliases=ALIASES, task=TASK)
+    assert [r.event.facility for r in kept] == ["Oruro camp", "Kelo base"]
+
+
 def test_an_attacks_own_dead_are_no_second_toll_but_an_aggregate_toll_is() -> None:
     text = (
         "Rockets hit a base near Erbil on Monday, killing three soldiers. Since 2023, 40 soldiers have "

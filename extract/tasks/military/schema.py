@@ -54,6 +54,7 @@ class BaseTransfer(_MilitaryEvent):
     """A military facility handed over, closed or opened."""
 
     key_fields: ClassVar[tuple[str, ...]] = ("kind", "to_party")
+    fact_fields: ClassVar[tuple[str, ...]] = ("facility",)
 
     type: Literal["base_transfer"]
     kind: Literal["handover", "closure", "opening"]
