@@ -496,3 +496,13 @@ def test_a_planned_level_is_the_change_planned_to_reach_it(quote: str, kind: str
         assert repaired.type == "troop_level"
     else:
         assert (repaired.type, repaired.kind, repaired.status, repaired.resulting_level) == ("force_change", kind, "planned", count)
+
+
+def test_a_base_transfer_names_its_handing_over_closing_or_opening() -> None:
+    """Naming a base is not enough: "troops were stationed at the outpost" transfers nothing."""
+    transfer = {"type": "base_transfer", "kind": "handover", "to_party": "Chad"}
+    for quote, states in [("About 350 Peruvian troops were stationed at the outpost", False),
+                          ("the withdrawal of three units from the Kelo base", False),
+                          ("Peru gave up the Kelo base in June", True), ("Peru handed the camp to Chad", True),
+                          ("The army opened Camp Lima in March", True)]:
+        assert states_its_type(parse_event({**transfer, "evidence": quote}), TASK) is states, quote

@@ -19,8 +19,9 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     "force_change": ("deploy", "withdr", "pull", "reduc", "cut", "draw", "rotat", "reposition", "send", "sent", "leav",
                      "exit", "relocat", "mov", "depart", "arriv", "redeploy", "end", "remov", "return", "halv", "scal",
                      "downsiz", "shrink", "decreas", "increas", "reinforc", "dispatch", "boost"),
-    "base_transfer": ("base", "camp", "facilit", "airport", "airfield", "headquarter", "command", "compound",
-                      "station", "hand", "clos", "shut", "open", "airbase"),
+    # A facility changes hands, closes or opens: naming a base is not enough.
+    "base_transfer": ("hand", "transfer", "clos", "shut", "open", "gave up", "give up", "giving up", "gives up",
+                      "passed to", "turned over", "deactivat"),
     "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
     # An attack names its means, not only its dead ("Those missions killed 44 militants" is a toll).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
