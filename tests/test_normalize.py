@@ -506,3 +506,11 @@ def test_a_base_transfer_names_its_handing_over_closing_or_opening() -> None:
                           ("Peru gave up the Kelo base in June", True), ("Peru handed the camp to Chad", True),
                           ("The army opened Camp Lima in March", True)]:
         assert states_its_type(parse_event({**transfer, "evidence": quote}), TASK) is states, quote
+
+
+def test_a_mission_change_names_a_role() -> None:
+    """Naming the mission is not enough: "agreed to bring the military mission to an end" changes no role."""
+    change = {"type": "mission_change", "force": "Peru", "new_role": "support", "status": "planned"}
+    assert not states_its_type(parse_event({**change, "evidence": "They agreed to bring the military mission to an end"}), TASK)
+    for quote in ("The mission moves to a supporting role", "Peru declared the end of major combat operations"):
+        assert states_its_type(parse_event({**change, "evidence": quote}), TASK)

@@ -22,7 +22,8 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     # A facility changes hands, closes or opens: naming a base is not enough.
     "base_transfer": ("hand", "transfer", "clos", "shut", "open", "gave up", "give up", "giving up", "gives up",
                       "passed to", "turned over", "deactivat"),
-    "mission_change": ("role", "mission", "advis", "train", "assist", "combat", "transition", "support"),
+    # A role, not the mission's name ("bring the military mission to an end" changes no role).
+    "mission_change": ("role", "advis", "train", "assist", "combat", "transition", "support"),
     # An attack names its means, not only its dead ("Those missions killed 44 militants" is a toll).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
                "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid", "storm",
