@@ -464,6 +464,9 @@ def test_an_attack_names_its_means_not_only_its_dead() -> None:
     assert not states_its_type(parse_event({**attack, "evidence": "Those missions killed 44 militants"}), TASK)
     stormed = "Gunmen stormed a school in Gao and killed 20 people"
     assert states_its_type(parse_event({**attack, "evidence": stormed}), TASK)
+    for quote in ("Fighting between the two armies continued", "Several fighters of the group were killed"):
+        assert not states_its_type(parse_event({**attack, "evidence": quote}), TASK)  # fighters, fighting
+    assert states_its_type(parse_event({**attack, "evidence": "Militants overran an army base near Gao"}), TASK)
     toll = {"type": "casualty_toll", "population": "militants", "killed": 44}
     assert states_its_type(parse_event({**toll, "evidence": "Those missions killed 44 militants"}), TASK)
 

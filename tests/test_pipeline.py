@@ -145,6 +145,17 @@ def test_an_attack_told_again_is_no_new_attack() -> None:
     assert [r.rejected for r in rejected] == ["the evidence reports no single attack"] * 2
 
 
+
+def test_a_weapon_tested_is_no_attack() -> None:
+    text = "Missile test\n\nThe army test-fired a new cruise missile on Monday. A missile struck a depot on Friday."
+    article = Article(id="m#2", title="Missile test", text=text, source="m.txt", runs=((0, 0, len(text)),))
+    quotes = ["The army test-fired a new cruise missile on Monday", "A missile struck a depot on Friday"]
+    attacks = [parse_event({"type": "attack", "evidence": q, "target": "depot", "means": "missile"}) for q in quotes]
+    kept, rejected = ground(article, attacks, aliases=ALIASES, task=TASK)
+    assert [r.event.evidence for r in kept] == [quotes[1]]
+    assert [r.rejected for r in rejected] == ["the evidence reports no single attack"]
+
+
 def test_a_fact_from_the_headline_is_quoted_from_the_body() -> None:
     title = "Coalition hands Camp Taji to Iraqi forces"
     text = (

@@ -24,10 +24,11 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
                       "passed to", "turned over", "deactivat"),
     # A role, not the mission's name ("bring the military mission to an end" changes no role).
     "mission_change": ("role", "advis", "train", "assist", "combat", "transition", "support"),
-    # An attack names its means, not only its dead ("Those missions killed 44 militants" is a toll).
+    # An attack names its means, not only its dead or its fighters ("Those missions killed 44
+    # militants" is a toll; "Fighting ... continued" reports none).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
-               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid", "storm",
-               "gunmen", "targeted", "hit", "offensive", "clash", "fight", "gunfire", "counterattack", "counteroffensive"),
+               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid", "storm", "overr",
+               "gunmen", "targeted", "hit", "offensive", "clash", "gunfire", "counterattack", "counteroffensive"),
     "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
     "operations_tally": ("sortie", "strike", "airstrike", "operation", "raid", "airraid", "mission", "flight"),
     "political_decision": ("agree", "law ", "laws", "bill", "vote", "parliament", "resolution", "declar", "announc",
@@ -76,11 +77,14 @@ _TOLD_AGAIN = (
     r"assaults?)\s+(?:was|were|is|are)\b"
 )
 
+#: A weapon tested, not fired at anyone ("test-fired a new ballistic missile").
+_A_TEST = r"\btest[- ]?(?:fir|launch)\w*|\bmissile tests?\b"
+
 #: Quotes that never report one event of a type (guidelines, ``attack``: "one attack is one
 #: event"): a count of strikes, attacks, raids or sorties is a tally of a campaign, and an attack
 #: told again is no second one.
 NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
-    "attack": (_counted("strikes|attacks|raids|sorties"), _TOLD_AGAIN),
+    "attack": (_counted("strikes|attacks|raids|sorties"), _TOLD_AGAIN, _A_TEST),
 }
 
 #: The status rules of the guidelines (section 5), in order of precedence.
@@ -116,7 +120,7 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("missile", r"missile"),
         ("rocket", r"rocket"),
         ("bombing", r"\bbomb(?!ard)|explosi|\bied\b"),
-        ("ground_assault", r"gunmen|(?<!air )\braid|storm(?:ed|ing)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
+        ("ground_assault", r"gunmen|(?<!air )\braid|storm(?:ed|ing)|overr(?:an|un)|ground (?:invasion|assault|offensive)|invad|invasion|incursion"),
         ("gunfire", r"gunfire|ambush|\bshot\b|shooting|open(?:ed)? fire|under fire|fired on"),
     ),
     ("operations_tally", "kind"): (
