@@ -373,6 +373,11 @@ def event(data: dict) -> object:
          "About thirty gunmen attacked a depot outside the town", "means", "ground_assault"),
         ({"type": "attack", "target": "a patrol", "means": "gunfire"},
          "Gunmen ambushed a patrol near the border", "means", "gunfire"),
+        # What aircraft bomb is an airstrike (decided cases); a suicide bomber's bomb is a bombing.
+        ({"type": "attack", "target": "depots", "means": "bombing"},
+         "Peruvian aircraft bombed five weapons depots on Monday", "means", "airstrike"),
+        ({"type": "attack", "target": "a play", "means": "bombing"},
+         "A suicide bomber struck a play at a cultural center", "means", "bombing"),
         # A raid is a ground assault (the dev set's labels); an air raid is an airstrike.
         ({"type": "attack", "target": "a cell", "means": "airstrike"},
          "Special forces killed two militants in a helicopter raid on Monday", "means", "ground_assault"),

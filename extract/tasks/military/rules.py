@@ -95,6 +95,10 @@ _STATUS_CUES: tuple[tuple[str, str], ...] = (
     ("announced", r"announc"),
 )
 
+#: Aircraft: what they strike is an airstrike (decided cases: "helicopters sinking boats"; a
+#: helicopter also carries a raid, so it names no means alone).
+_AIRCRAFT = r"\baircraft\b|\bwarplanes?\b|\bfighter jets?\b"
+
 #: For each categorical field, its values in order of precedence and their cue patterns (the
 #: type definitions of gold/GUIDELINES.md, its section 5 for ``status``, and the decided cases of
 #: gold/README.md: gunmen storming a compound are a ground assault, an ambush is gunfire; and,
@@ -115,7 +119,7 @@ VALUE_CUES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("opening", r"\bopen"),
     ),
     ("attack", "means"): (
-        ("airstrike", r"air ?strike|air raid"),
+        ("airstrike", r"air ?strike|air raid|" + _AIRCRAFT),
         ("drone", r"drone"),
         ("missile", r"missile"),
         ("rocket", r"rocket"),
@@ -380,8 +384,16 @@ def _numbers_after(text: str, start: int) -> set[int]:
     return {int(n.replace(",", "")) for n in re.findall(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+\b", text[start:])}
 
 
+def bombs_from_the_air_are_airstrikes(event: Event) -> Event:
+    """An attack whose bombs fall from aircraft is an airstrike ("U.S. aircraft bombed five weapons
+    storage sites"; decided cases: what aircraft strike is an ``airstrike``)."""
+    if event.type == "attack" and getattr(event, "means", None) == "bombing" and re.search(_AIRCRAFT, event.evidence, re.I):
+        return event.model_copy(update={"means": "airstrike"})
+    return event
+
+
 def repair(event: Event) -> Event:
     """The task's last rules, in order."""
     event = a_change_without_change_is_a_level(a_planned_level_is_a_change(event))
     event = a_withdrawal_that_leaves_troops_reduces(troops_added_are_a_change(event))
-    return closure_has_no_recipient(a_new_role_is_a_mission_change(event))
+    return bombs_from_the_air_are_airstrikes(closure_has_no_recipient(a_new_role_is_a_mission_change(event)))
