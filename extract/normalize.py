@@ -350,7 +350,7 @@ _PLACED = re.compile(r"\s+(?:in|of|from)\s+[A-Z][\w .'-]*$")
 _INSTITUTION = re.compile(
     r"\s+(?:government|forces|force|troops|soldiers|military|army|security|armed|officials|"
     r"personnel|parliament|ministry|administration|authorities|combat|units?|contingent|national|"
-    r"council|cabinet|senate|congress)$",
+    r"council|cabinet|senate|congress|marines|navy|air force)$",
     re.IGNORECASE,
 )
 

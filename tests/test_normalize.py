@@ -366,6 +366,10 @@ def event(data: dict) -> object:
          "Chile will withdraw its troops by the end of the month", "status", "planned"),
         ({"type": "force_change", "kind": "reduce", "force": "Chile", "status": "planned"},
          "Chile has reduced its contingent to 300", "status", "completed"),
+        ({"type": "force_change", "kind": "reduce", "force": "Chile", "status": "completed"},
+         "About 4,000 Chilean marines are to move to the islands", "status", "planned"),
+        ({"type": "force_change", "kind": "reduce", "force": "Chile", "status": "completed"},
+         "About 100 Chilean marines have begun moving to the islands", "status", "underway"),
         ({"type": "attack", "target": "a convoy", "means": "missile"},
          "A drone struck a convoy near the border", "means", "drone"),
         # Gunmen storming a place are a ground assault, an ambush is gunfire (decided cases).
@@ -422,6 +426,7 @@ def test_a_closed_facility_goes_to_no_one() -> None:
         ("4th Infantry Division", "4th Infantry Division"),
         # Organs of a state or an organization are labeled with its name (guidelines, section 7).
         ("the U.N. Security Council", "United Nations"),
+        ("U. S. Marines", "United States"),  # a service is its state; "U. S." is "U.S."
         ("the Iraqi cabinet", "Iraq"),
         ("the U.S. Senate", "United States"),
     ],
