@@ -277,7 +277,9 @@ def countries_beside(event: Event) -> list[Event]:
     Afghanistan" is one withdrawal per country; guidelines, decided cases): copies of the event,
     one per other country listed. A figure stated for several countries together is no one
     country's."""
-    if "location" not in type(event).model_fields or any(getattr(event, n) is not None for n in int_fields(type(event))):
+    if "location" not in type(event).model_fields:
+        return []
+    if any(getattr(event, name) is not None for name in int_fields(type(event))):
         return []
     own = event.location.country if event.location is not None else None  # type: ignore[attr-defined]
     names = _countries()

@@ -44,7 +44,14 @@ from extract.errors import (
     ServerUnreachableError,
 )
 from extract.llm import LLMClient, Request, Result, Usage
-from extract.normalize import counts_beside, countries_beside, names_its_actors, normalize, states_its_type, type_cue_pattern
+from extract.normalize import (
+    counts_beside,
+    countries_beside,
+    names_its_actors,
+    normalize,
+    states_its_type,
+    type_cue_pattern,
+)
 from extract.prompts import PromptSet
 from extract.schema import EVENTS_FORMAT, AnyEvents, Event, choice_fields, slot_value
 from extract.sentences import article_sentences, sentence_windows
@@ -138,7 +145,7 @@ def ground(
     events = [e for event in events for e in (event, *counts_beside(event), *countries_beside(event), *beside(event))]
     aligned = [(event, _located(event, article)) for event in events]
     aligned.sort(key=lambda pair: _in_headline(article, pair[1]))  # the body's statement of a fact wins
-    work, implied = deque(aligned), task.implied is None
+    work, implying = deque(aligned), task.implied
     while work:
         event, span, reason = _checked(*work.popleft(), article=article, task=task, aliases=aliases)
         fingerprint = canonical_json(event.model_dump(mode="json"))
@@ -151,9 +158,9 @@ def ground(
                 kept.append(record)
             elif _earlier(record, twin, article):
                 kept[kept.index(twin)] = record
-        if not work and not implied and task.implied is not None:  # once the statements are settled
-            implied = True
-            work.extend((more, r.span) for r in kept for more in task.implied(r.event))
+        if not work and implying is not None:  # once each fact's statement is settled, what it implies
+            work.extend((more, r.span) for r in kept for more in implying(r.event))
+            implying = None
     parts = [r for r in kept if any(part_of(r, other, task=task) for other in kept)]
     rejected.extend(dataclasses.replace(r, rejected=f"part of a kept {_whole(r, kept, task)} event") for r in parts)
     return [r for r in kept if r not in parts], rejected
@@ -293,6 +300,11 @@ def _sentence_of(text: str, span: Span) -> str:
     return text[start : after.end() if after else len(text)]
 
 
+def _words_differ(a: str, b: str) -> bool:
+    """Whether two names are of two things (``SAME_WORDS``): "Gossi camp" and "Ménaka base"."""
+    return fuzz.token_set_ratio(a, b, processor=default_process) < SAME_WORDS
+
+
 def same_fact(a: EventRecord, b: EventRecord) -> bool:
     """Whether two grounded events state one fact: same type, no two different countries, and
     either the same filled key fields, or overlapping evidence that gives them the same numbers
@@ -303,7 +315,7 @@ def same_fact(a: EventRecord, b: EventRecord) -> bool:
         return False
     for name in type(x).fact_fields:  # "the Gossi camp" and "the Ménaka base": two handovers
         u, v = slot_value(x, name), slot_value(y, name)
-        if isinstance(u, str) and isinstance(v, str) and fuzz.token_set_ratio(u, v, processor=default_process) < SAME_WORDS:
+        if isinstance(u, str) and isinstance(v, str) and _words_differ(u, v):
             return False
     keys = [(slot_value(x, k), slot_value(y, k)) for k in type(x).key_fields]
     if all(u is not None and u == v for u, v in keys):

@@ -27,14 +27,16 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     # An attack names its means, not only its dead or its fighters ("Those missions killed 44
     # militants" is a toll; "Fighting ... continued" reports none).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
-               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid", "storm", "overr",
-               "gunmen", "targeted", "hit", "offensive", "clash", "gunfire", "counterattack", "counteroffensive"),
+               "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid",
+               "storm", "overr", "gunmen", "targeted", "hit", "offensive", "clash", "gunfire", "counterattack",
+               "counteroffensive"),
     "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
     "operations_tally": ("sortie", "strike", "airstrike", "operation", "raid", "airraid", "mission", "flight"),
     "political_decision": ("agree", "law ", "laws", "bill", "vote", "parliament", "resolution", "declar", "announc",
                            "demand", "call on", "called on", "calls on", "calling on", "call for", "called for",
-                           "calls for", "calling for", "urge", "order", "decid", "decision", "approv", "sign ", "signs", "signed", "signing", "signature", "pact",
-                           "deal", "treaty", "accord", "ceasefire", "truce", "request", "ask"),
+                           "calls for", "calling for", "urge", "order", "decid", "decision", "approv", "sign ",
+                           "signs", "signed", "signing", "signature", "pact", "deal", "treaty", "accord", "ceasefire",
+                           "truce", "request", "ask"),
     "personnel_change": ("appoint", "dismiss", "fire", "resign", "named", "nominat", "replac", "sack", "step",
                          "succeed", "successor", "oust", "remov", "took command", "took office", "took over",
                          "sworn in", "elected", "depos"),
@@ -89,7 +91,8 @@ NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
 
 #: The status rules of the guidelines (section 5), in order of precedence.
 _STATUS_CUES: tuple[tuple[str, str], ...] = (
-    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b|\b(?:is|are) (?:due )?to\b"),
+    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"
+                r"|\b(?:is|are) (?:due )?to\b"),
     ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b|\b(?:has|have)\s+(?:begun|started)\b"),
     ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
     ("announced", r"announc"),
@@ -300,9 +303,9 @@ def level_reached(event: Event) -> list[Event]:
     done (completed, underway) also gives the level, and a level quoted as reached by a change
     also gives the change, done unless the quote says otherwise."""
     if isinstance(event, ForceChange) and event.resulting_level is not None and event.status in ("completed", "underway"):
-        level = event.resulting_level
+        level, qualifier = event.resulting_level, hedge_of(event.evidence, event.resulting_level)
         fields = event.model_dump(include={"evidence", "date", "location", "force"})
-        return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": hedge_of(event.evidence, level)})]
+        return [TroopLevel.model_validate({**fields, "type": "troop_level", "count": level, "qualifier": qualifier})]
     if not isinstance(event, TroopLevel):
         return []
     reached = _CHANGED_TO.search(event.evidence)
@@ -336,8 +339,8 @@ def part_of_a_toll(event: Event) -> list[Event]:
         count = int(found["count"].replace(",", ""))
         if count != event.killed:
             qualifier = HEDGES.get((found["hedge"] or "").lower(), "exact")
-            update = {"killed": count, "qualifier": qualifier, "population": found["who"], "injured": None, "displaced": None}
-            parts.append(event.model_copy(update=update))
+            who = {"killed": count, "qualifier": qualifier, "population": found["who"]}
+            parts.append(event.model_copy(update={**who, "injured": None, "displaced": None}))
     return parts
 
 
@@ -387,7 +390,9 @@ def _numbers_after(text: str, start: int) -> set[int]:
 def bombs_from_the_air_are_airstrikes(event: Event) -> Event:
     """An attack whose bombs fall from aircraft is an airstrike ("U.S. aircraft bombed five weapons
     storage sites"; decided cases: what aircraft strike is an ``airstrike``)."""
-    if event.type == "attack" and getattr(event, "means", None) == "bombing" and re.search(_AIRCRAFT, event.evidence, re.I):
+    if event.type != "attack" or getattr(event, "means", None) != "bombing":
+        return event
+    if re.search(_AIRCRAFT, event.evidence, re.IGNORECASE):
         return event.model_copy(update={"means": "airstrike"})
     return event
 
