@@ -477,6 +477,8 @@ def test_an_attack_names_its_means_not_only_its_dead() -> None:
     for quote in ("Fighting between the two armies continued", "Several fighters of the group were killed"):
         assert not states_its_type(parse_event({**attack, "evidence": quote}), TASK)  # fighters, fighting
     assert states_its_type(parse_event({**attack, "evidence": "Militants overran an army base near Gao"}), TASK)
+    for quote in ("Navy helicopters sank three boats", "Their fighters seized the cargo ship"):  # decided cases
+        assert states_its_type(parse_event({**attack, "evidence": quote}), TASK)
     toll = {"type": "casualty_toll", "population": "militants", "killed": 44}
     assert states_its_type(parse_event({**toll, "evidence": "Those missions killed 44 militants"}), TASK)
 

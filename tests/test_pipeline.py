@@ -129,17 +129,6 @@ def test_a_tally_counts_actions() -> None:
     assert [r.rejected for r in rejected] == ["the evidence lacks what every operations_tally states"]
 
 
-def test_a_force_change_names_who_moves() -> None:
-    text = "Group weakened\n\nThe general said the group had been reduced to small cells. Peru cut its troops in Chad."
-    article = Article(id="g#1", title="Group weakened", text=text, source="g.txt", runs=((0, 0, len(text)),))
-    quotes = ["the group had been reduced to small cells", "Peru cut its troops in Chad"]
-    changes = [parse_event({"type": "force_change", "evidence": q, "kind": "reduce", "force": "Peru", "status": "completed"})
-               for q in quotes]
-    kept, rejected = ground(article, changes, aliases=ALIASES, task=TASK)
-    assert [r.event.evidence for r in kept] == [quotes[1]]
-    assert [r.rejected for r in rejected] == ["the evidence lacks what every force_change states"]
-
-
 def test_an_attack_told_again_is_no_new_attack() -> None:
     """A sentence that speaks of an attack already told ("the raid was ...", "the strikes were ...")
     reports no attack of its own (guidelines: one attack is one event)."""

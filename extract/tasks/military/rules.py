@@ -28,7 +28,7 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     # militants" is a toll; "Fighting ... continued" reports none).
     "attack": ("attack", "strike", "airstrike", "struck", "rocket", "missile", "drone", "shell", "fire", "fired",
                "shoot", "shot", "bomb", "explo", "ambush", "assault", "invasion", "invad", "incursion", "raid",
-               "storm", "overr", "gunmen", "targeted", "hit", "offensive", "clash", "gunfire", "counterattack",
+               "storm", "overr", "sank", "sunk", "sink", "seiz", "gunmen", "targeted", "hit", "offensive", "clash", "gunfire", "counterattack",
                "counteroffensive"),
     "casualty_toll": ("kill", "dead", "death", "died", "wound", "injur", "casualt", "displac", "toll", "lives"),
     "operations_tally": ("sortie", "strike", "airstrike", "operation", "raid", "airraid", "mission", "flight"),
@@ -158,16 +158,9 @@ _COUNTED_ACTIONS = _counted(
 
 #: What every quote of a type states: a tally counts actions (guidelines, ``operations_tally``:
 #: "counted sorties, strikes, operations, raids"), so "more than 10,500 civilians have been
-#: killed" or "25 casualty allegation reports" is none; a force change names who moves.
+#: killed" or "25 casualty allegation reports" is none.
 ONLY_OF_TYPE: dict[str, tuple[str, ...]] = {
     "operations_tally": (_COUNTED_ACTIONS,),
-    # troops moved (guidelines, ``force_change``): a quote names who moves, a force, its unit or its
-    # presence ("the group had been reduced to small cells" moves no troops).
-    "force_change": (
-        r"\b(?:troops?|soldiers?|forces?|personnel|contingents?|marines?|brigades?|battalions?|units?|advis[eo]rs?|"
-        r"instructors?|trainers?|presence|carriers?|battle ?groups?|divisions?|regiments?|service ?members?|"
-        r"army|navy|military)\b",
-    ),
 }
 
 #: The types the hybrid strategy also fills in every window whose words name one of their kinds
