@@ -1,8 +1,10 @@
 """The military task's normalizer rules: cue words from the type definitions and status rules of
 its GUIDELINES.md, the words of units and of what reports no event, and the rules no table holds
-(troops added are no level, a change that names no change is a level, a withdrawal that leaves
-troops is a reduction, a reduction done to a level is also that level, a closed facility goes to
-no one)."""
+(troops added are no level, a change that names no change is a level, a level that counts no one
+but names a move is that move, a planned level is a planned change, a withdrawal that leaves
+troops is a reduction, a change done to a level and the level are both facts, a toll's part
+counted apart is a second toll, what aircraft bomb is an airstrike, a closed facility goes to no
+one). None may reject or change what the gold labels beyond the known cases (tests/test_regression.py)."""
 
 from __future__ import annotations
 
