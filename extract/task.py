@@ -42,6 +42,11 @@ def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
 
 
+def _per_type(patterns: Mapping[str, tuple[str, ...]]) -> dict[str, re.Pattern[str]]:
+    """type -> its patterns as one case-insensitive pattern (types without any are left out)."""
+    return {t: _any_of(ps) for t, ps in patterns.items() if ps}
+
+
 @dataclass(frozen=True, eq=False)
 class Task:
     """One extraction domain: its event types and rules, and the folder of its text resources."""
@@ -114,17 +119,17 @@ class Task:
     @functools.cached_property
     def fill_cue_patterns(self) -> dict[str, re.Pattern[str]]:
         """``fill_cues`` as one pattern per type (case-insensitive), compiled once."""
-        return {t: _any_of(ps) for t, ps in self.fill_cues.items() if ps}
+        return _per_type(self.fill_cues)
 
     @functools.cached_property
     def not_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
         """``not_of_type`` as one pattern per type (case-insensitive), compiled once."""
-        return {t: _any_of(ps) for t, ps in self.not_of_type.items() if ps}
+        return _per_type(self.not_of_type)
 
     @functools.cached_property
     def only_of_type_patterns(self) -> dict[str, re.Pattern[str]]:
         """``only_of_type`` as one pattern per type (case-insensitive), compiled once."""
-        return {t: _any_of(ps) for t, ps in self.only_of_type.items() if ps}
+        return _per_type(self.only_of_type)
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:

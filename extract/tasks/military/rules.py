@@ -200,6 +200,22 @@ _MOVING = re.compile(
 )
 
 
+#: A count written in digits ("2,500", "300").
+_DIGITS = r"\d{1,3}(?:,\d{3})+|\d+"
+
+
+def _cued(cues: tuple[tuple[str, str], ...], quote: str) -> str | None:
+    """The first value (in order of precedence) whose cue pattern the quote holds, if any."""
+    text = quote.lower()
+    return next((value for value, cue in cues if re.search(cue, text)), None)
+
+
+def _change(level: Event, **values: object) -> ForceChange:
+    """A force change told by a troop level's quote, at its date, place and force, with ``values``."""
+    fields = level.model_dump(include={"evidence", "date", "location", "force"})
+    return ForceChange.model_validate({**fields, "type": "force_change", **values})
+
+
 def troops_added_are_a_change(event: Event) -> Event:
     """A troop level whose count is of troops added, taken away or moved is a ``force_change`` of
     that many: its kind and status from the cue words (a deployment, done, when none is written)."""
@@ -208,11 +224,9 @@ def troops_added_are_a_change(event: Event) -> Event:
     moving = _MOVING.search(event.evidence) and not _STAYING.search(event.evidence)
     if not (_ADDED.search(event.evidence) or moving):
         return event
-    text = event.evidence.lower()
-    kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), "deploy")
-    status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
-    fields = event.model_dump(include={"evidence", "date", "location", "force", "count", "qualifier"})
-    return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+    kind = _cued(VALUE_CUES[("force_change", "kind")], event.evidence) or "deploy"
+    status = _cued(_STATUS_CUES, event.evidence) or "completed"
+    return _change(event, **event.model_dump(include={"count", "qualifier"}), kind=kind, status=status)
 
 
 #: A count of troops ("two thousand U.S. troops", "about 140,000 troops"), and the words of a change
@@ -254,13 +268,9 @@ def a_level_that_counts_nothing_is_a_move(event: Event) -> Event | None:
         return None
     if not _TROOP_WORD.search(event.evidence) or _TROOPS_COUNTED.search(event.evidence):
         return None  # no troops named, or troops counted (a count the model misread is no move)
-    text = event.evidence.lower()
-    kind = next((k for k, cue in VALUE_CUES[("force_change", "kind")] if re.search(cue, text)), None)
-    if kind is None:
+    if (kind := _cued(VALUE_CUES[("force_change", "kind")], event.evidence)) is None:
         return None
-    status = next((s for s, cue in _STATUS_CUES if re.search(cue, text)), "completed")
-    fields = event.model_dump(include={"evidence", "date", "location", "force"})
-    return ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status})
+    return _change(event, kind=kind, status=_cued(_STATUS_CUES, event.evidence) or "completed")
 
 
 #: A force's role named as it changes ("ended its combat mission", "moves to a supporting role")
@@ -287,7 +297,7 @@ def a_new_role_is_a_mission_change(event: Event) -> Event:
 #: 2,500", "cut its contingent to about 300" (the level's number follows "to").
 _CHANGED_TO = re.compile(
     r"\b(?:(?P<down>reduc\w*|cut|shr[iu]nk\w*|drawn down|drew down)|increas\w*|rais\w*|boost\w*|grow\w*|grew)\b"
-    rf"[^.;]{{0,80}}?\bto\s+(?:(?:{HEDGE_WORDS})\s+)?(?P<level>\d{{1,3}}(?:,\d{{3}})+|\d+)\b",
+    rf"[^.;]{{0,80}}?\bto\s+(?:(?:{HEDGE_WORDS})\s+)?(?P<level>{_DIGITS})\b",
     re.IGNORECASE,
 )
 
@@ -307,16 +317,14 @@ def level_reached(event: Event) -> list[Event]:
     if reached is None or int(reached["level"].replace(",", "")) != event.count:
         return []
     kind = "reduce" if reached["down"] else "deploy"
-    status = next((s for s, cue in _STATUS_CUES if re.search(cue, event.evidence.lower())), "completed")
-    fields = event.model_dump(include={"evidence", "date", "location", "force"})
-    return [ForceChange.model_validate({**fields, "type": "force_change", "kind": kind, "status": status,
-                                        "resulting_level": event.count})]
+    status = _cued(_STATUS_CUES, event.evidence) or "completed"
+    return [_change(event, kind=kind, status=status, resulting_level=event.count)]
 
 
 #: A part of a toll counted apart ("72 people have been killed, including 30 soldiers", "killed
 #: more than 500 people, including 121 of its fighters"): its number and who they were.
 _INCLUDING = re.compile(
-    rf"\bincluding\s+(?:(?P<hedge>{HEDGE_WORDS})\s+)?(?P<count>\d{{1,3}}(?:,\d{{3}})+|\d+)\s+"
+    rf"\bincluding\s+(?:(?P<hedge>{HEDGE_WORDS})\s+)?(?P<count>{_DIGITS})\s+"
     r"(?:of\s+(?:its|their|them|whom)\s+)?(?P<who>[a-z][\w-]*(?:\s+(?:and\s+)?[a-z][\w-]*){0,3})",
     re.IGNORECASE,
 )
@@ -370,16 +378,13 @@ def a_planned_level_is_a_change(event: Event) -> Event:
         return event
     if event.count not in _numbers_after(event.evidence, planned.end()):
         return event  # the plan is about something else than this count
-    fields = event.model_dump(include={"evidence", "date", "location", "force"})
     kind = "reduce" if planned["down"] else "deploy"
-    return ForceChange.model_validate(
-        {**fields, "type": "force_change", "kind": kind, "status": "planned", "resulting_level": event.count}
-    )
+    return _change(event, kind=kind, status="planned", resulting_level=event.count)
 
 
 def _numbers_after(text: str, start: int) -> set[int]:
     """The numbers written in digits after a position of a text ("about 4,000" -> 4000)."""
-    return {int(n.replace(",", "")) for n in re.findall(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+\b", text[start:])}
+    return {int(n.replace(",", "")) for n in re.findall(rf"\b(?:{_DIGITS})\b", text[start:])}
 
 
 def bombs_from_the_air_are_airstrikes(event: Event) -> Event:
