@@ -70,9 +70,11 @@ def default_gold() -> Path | None:
 
 def default_sets() -> dict[str, tuple[Path, Path]]:
     """The benchmark's article sets with their gold, inside this repository: the seeds the
-    strategies were first tuned on, and the development set that choices are made on."""
-    dev = (_in_repository("gold", "dev", "articles"), _in_repository("gold", "dev", "events.yaml"))
-    sets = {"seeds": (default_input(), default_gold()), "dev": dev}
+    strategies were first tuned on, the development set that choices are made on, and the
+    held-out set that no choice may look at (gold/heldout/README.md)."""
+    sets = {"seeds": (default_input(), default_gold())}
+    for name in ("dev", "heldout"):
+        sets[name] = (_in_repository("gold", name, "articles"), _in_repository("gold", name, "events.yaml"))
     return {name: (i, g) for name, (i, g) in sets.items() if i is not None and g is not None}
 
 

@@ -427,11 +427,15 @@ def test_dumped_gold_passes_the_checker(tmp_path: Path) -> None:
 # --- the repository's gold -----------------------------------------------------------------
 
 
-def test_repository_gold_is_clean() -> None:
+@pytest.mark.parametrize(
+    ("gold", "articles"),
+    [("gold/events.yaml", "seeds"), ("gold/dev/events.yaml", "gold/dev/articles"),
+     ("gold/heldout/events.yaml", "gold/heldout/articles")],
+)  # fmt: skip
+def test_repository_gold_is_clean(gold: str, articles: str) -> None:
+    """The seeds, the development set and the held-out set pass the gold checker."""
     problems = check_gold(
-        REPO / "gold" / "events.yaml",
-        articles=load_documents(REPO / "seeds"),
-        aliases=Aliases.load(REPO / "gold" / "aliases.yaml"), task=TASK
+        REPO / gold, articles=load_documents(REPO / articles), aliases=Aliases.load(REPO / "gold" / "aliases.yaml"), task=TASK
     )
     assert [str(p) for p in problems] == []
 

@@ -162,7 +162,7 @@ _COUNTED_ACTIONS = _counted(
 #: "counted sorties, strikes, operations, raids"), so "more than 10,500 civilians have been
 #: killed" or "25 casualty allegation reports" is none.
 ONLY_OF_TYPE: dict[str, tuple[str, ...]] = {
-    "operations_tally": (_COUNTED_ACTIONS,),
+    "operations_tally": (_COUNTED_ACTIONS, _counted("flights|rotations|patrols|times", between=f"{_ARMS}|more")),
 }
 
 #: The types the hybrid strategy also fills in every window whose words name one of their kinds
