@@ -129,6 +129,25 @@ def test_a_tally_counts_actions() -> None:
     assert [r.rejected for r in rejected] == ["the evidence lacks what every operations_tally states"]
 
 
+def test_a_tally_may_count_its_actions_as_times_or_flights() -> None:
+    """A count of actions may be written "N times" or in flights ("carried out strikes on the depots
+    64 times", "flew twenty more flights"): both are tallies; the count of a column's trucks is none."""
+    text = (
+        "Air war\n\nCoalition jets carried out strikes on the depots 64 times in March. Transport crews "
+        "flew twenty more flights. The column had 28 trucks."
+    )
+    article = Article(id="t#1", title="Air war", text=text, source="t.txt", runs=((0, 0, len(text)),))
+    tally = {"type": "operations_tally", "actor": "Coalition", "kind": "strikes"}
+    tallies = [
+        parse_event({**tally, "evidence": "Coalition jets carried out strikes on the depots 64 times in March", "count": 64}),
+        parse_event({**tally, "evidence": "Transport crews flew twenty more flights", "count": 20, "kind": "sorties"}),
+        parse_event({**tally, "evidence": "The column had 28 trucks", "count": 28}),
+    ]
+    kept, rejected = ground(article, tallies, aliases=ALIASES, task=TASK)
+    assert [r.event.count for r in kept] == [64, 20]
+    assert [r.rejected for r in rejected] == ["the evidence lacks what every operations_tally states"]
+
+
 def test_an_attack_told_again_is_no_new_attack() -> None:
     """A sentence that speaks of an attack already told ("the raid was ...", "the strikes were ...")
     reports no attack of its own (guidelines: one attack is one event)."""
