@@ -197,7 +197,7 @@ class Extractor:
             return count_calls(article)
         from extract.detect import count_calls as count_detect_calls
 
-        return count_detect_calls(article, task=self.task, hybrid=self.strategy == "hybrid")
+        return count_detect_calls(article, task=self.task, strategy=self.strategy)
 
     def run(self, articles: Iterable[Article], *, on_call: Callable[[str], None] | None = None) -> Iterator[ArticleOutcome]:
         """Extract every article (read lazily), yielding outcomes in article order as they finish."""

@@ -98,7 +98,7 @@ def pending_requests(
     answers it. A detect run's fills are planned once the cache holds its detections."""
     for article in articles:
         if strategy != "windows":
-            yield from detect.pending_requests(article, client=client, prompts=prompts, hybrid=strategy == "hybrid")
+            yield from detect.pending_requests(article, client=client, prompts=prompts, strategy=strategy)
             continue
         for call in plan_calls(article, prompts=prompts):
             yield call.pending(article.id, client=client)

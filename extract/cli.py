@@ -258,6 +258,7 @@ PLANNED = {
     "windows": ", one per window",
     "detect": " to detect event types, then one per type found",
     "hybrid": " for windows, detection and cue-routed fills, then one per detected type it fills",
+    "thorough": " for windows, detection of every type and cue-routed fills, then one per detected type",
 }
 
 RESUMED = (

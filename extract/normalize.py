@@ -214,22 +214,39 @@ def _mentions(text: str, aliases: Aliases) -> list[str]:
 
 
 def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | None) -> Event:
-    """A force named only by its kind of unit (``Task.unit_words``: "the brigade") is the one
-    actor its evidence names besides its place, else the last one named before it."""
+    """A force named only by its unit (``Task.unit_pattern``: "the brigade", "a Stryker squadron")
+    is the one actor its evidence names besides its place, else the last one named before it. So is
+    a force that is the country its quote puts the troops in: that country hosts them, and is the
+    event's place (a force is whose troops they are, counted where they serve)."""
     if aliases is None or task.unit_pattern is None:
         return event
     where = event.location.country if event.location is not None else None
-    update = {}
+    host = _host(event.evidence, aliases)
+    update: dict[str, object] = {}
     for name in task.not_the_place:
         value = getattr(event, name, None)
-        if not isinstance(value, str) or not task.unit_pattern.fullmatch(value.strip()):
+        if not isinstance(value, str):
             continue
-        named = [m for m in dict.fromkeys(_mentions(event.evidence, aliases)) if m != where]
-        earlier = [m for m in _mentions(before, aliases) if m != where]
+        hosted = value == host
+        if not hosted and not (task.unit_pattern.fullmatch(value.strip()) and aliases.lookup(value) is None):
+            continue
+        here = host if hosted else where
+        named = [m for m in dict.fromkeys(_mentions(event.evidence, aliases)) if m != here]
+        earlier = [m for m in _mentions(before, aliases) if m != here]
         found = named[0] if len(named) == 1 else (earlier[-1] if earlier and not named else None)
         if found is not None:
             update[name] = found
+            if hosted:
+                update["location"] = Location(country=host)
     return event.model_copy(update=update) if update else event
+
+
+def _host(evidence: str, aliases: Aliases) -> str | None:
+    """The country a quote puts its troops in ("the force in Germany"), canonical; None when it puts
+    them in none."""
+    names = _countries()
+    placed = [names[m[2]] for m in _placed_pattern().finditer(evidence) if _PLACE_RANK[m[1].lower()] == 0]
+    return aliases.canonical(placed[0]) if placed else None
 
 
 @functools.cache

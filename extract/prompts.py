@@ -54,6 +54,7 @@ def strategy_files(event_types: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         MAIN_STRATEGY: windows,
         "detect": detect,
         "hybrid": tuple(dict.fromkeys(windows + detect)),
+        "thorough": tuple(dict.fromkeys(windows + detect)),
         "naive": ("system.j2", "rules.j2", "article.j2", "naive.j2"),
         "langextract": ("langextract.j2", "rules.j2", "examples.yaml", *type_templates),
     }

@@ -87,7 +87,8 @@ class Task:
     #: calls' own.
     fill_cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Words that name a kind of unit, not who it belongs to ("brigade", "battlegroup"): a
-    #: ``not_the_place`` field that holds only one of them is the actor named beside it.
+    #: ``not_the_place`` field whose name ends in one, and that the alias table does not know, is
+    #: the actor named beside it.
     unit_words: tuple[str, ...] = ()
     #: Patterns of quotes that report no event whatever the model made of them (for the built-in
     #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
@@ -133,10 +134,11 @@ class Task:
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:
-        """A name that is one of ``unit_words`` alone ("the brigade"), compiled once; None when there is none."""
+        """A name that ends in one of ``unit_words`` ("the brigade", "a Stryker squadron", "the 2nd
+        Cavalry Regiment"), compiled once; None when there is none."""
         if not self.unit_words:
             return None
-        return re.compile(r"(?:the\s+)?(?:" + "|".join(map(re.escape, self.unit_words)) + ")", re.IGNORECASE)
+        return re.compile(r"(?:[\w.'-]+\s+){0,4}(?:" + "|".join(map(re.escape, self.unit_words)) + ")", re.IGNORECASE)
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ PLANNED = len({
     json.dumps(call.messages)
     for a in load_documents(SEEDS)
     for call in (
-        *detect.window_calls(a, _PROMPTS), *detect.detect_calls(a, _PROMPTS, hybrid=True), *detect.routed_calls(a, _PROMPTS)
+        *detect.window_calls(a, _PROMPTS), *detect.detect_calls(a, _PROMPTS, strategy="hybrid"), *detect.routed_calls(a, _PROMPTS)
     )
 })  # fmt: skip
 
@@ -130,7 +130,7 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
         original = Path(record["source"]).read_text()
         assert original[record["span"]["start"] : record["span"]["end"]] == record["event"]["evidence"]
     manifest = json.loads((workdir / "r1/run.json").read_text())
-    repeated = sum(detect.count_calls(a, task=TASK, hybrid=True) for a in articles) - PLANNED  # answered by the cache
+    repeated = sum(detect.count_calls(a, task=TASK, strategy="hybrid") for a in articles) - PLANNED  # answered by the cache
     assert (manifest["totals"]["calls"], manifest["totals"]["cache_hits"]) == (len(calls), repeated), manifest["totals"]
     assert manifest["prompts"]["hash"] and manifest["schema_version"] == "1"
     assert {"scores.json", "report.md", "report.html"} <= {p.name for p in (workdir / "r1").iterdir()}

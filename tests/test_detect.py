@@ -5,7 +5,15 @@ import json
 from pathlib import Path
 
 from extract.aliases import Aliases
-from extract.detect import DETECT_CHARS, count_calls, detect_article, detect_batch, detect_windows, pending_requests
+from extract.detect import (
+    DETECT_CHARS,
+    count_calls,
+    detect_article,
+    detect_batch,
+    detect_windows,
+    pending_requests,
+    window_calls,
+)
 from extract.documents import Article
 from extract.pipeline import count_calls as count_window_calls
 from extract.pipeline import run_articles
@@ -140,17 +148,17 @@ def test_the_hybrid_strategy_takes_its_detect_types_from_fills_and_the_rest_from
     server = FakeServer([hybrid_answer])
     labels: list[str] = []
     client = fake_client(tmp_path, server)
-    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, hybrid=True)
+    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, strategy="hybrid")
     windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
     # Only the last detect window holds a cue word of an attack: the others are not asked to detect.
-    assert count_calls(ARTICLE, task=task, hybrid=True) == windows + 1
+    assert count_calls(ARTICLE, task=task, strategy="hybrid") == windows + 1
     # The windows calls first, then the detection, then fills of the hybrid's types only.
     assert labels == [*(f"window {i}/{windows}" for i in range(1, windows + 1)), f"detect {n}/{n}", f"fill attack {n}/{n}"]
     kept = {r.event.type: r.event for r in outcome.events}
     assert set(kept) == {"troop_level", "attack"} and len(outcome.events) == 2
     assert kept["attack"].killed == 25  # from the fill: the windows call's attack is left out
     # Batch export plans the same calls: the windows and detect requests, then (once answered) the fill.
-    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + 1 + 1
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, strategy="hybrid")) == windows + 1 + 1
 
 
 def test_the_hybrid_strategy_fills_the_types_its_cue_words_route_with_no_detect_call(tmp_path: Path) -> None:
@@ -158,11 +166,31 @@ def test_the_hybrid_strategy_fills_the_types_its_cue_words_route_with_no_detect_
     prompts = PromptSet.load(task)
     labels: list[str] = []
     client = fake_client(tmp_path, FakeServer([hybrid_answer]))
-    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, hybrid=True)
+    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, strategy="hybrid")
     windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
     # The first detect window says "troops": it is filled for troop levels, though no detect call named them.
-    assert count_calls(ARTICLE, task=task, hybrid=True) == windows + 1 + 1
+    assert count_calls(ARTICLE, task=task, strategy="hybrid") == windows + 1 + 1
     assert labels[windows:] == [f"detect {n}/{n}", f"fill troop_level 1/{n}", f"fill attack {n}/{n}"]
     # The windows call and the fill quote the same troop level: it is kept once.
     assert sorted(r.event.type for r in outcome.events) == ["attack", "troop_level"]
-    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, hybrid=True)) == windows + 1 + 2
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, strategy="hybrid")) == windows + 1 + 2
+
+
+def test_the_thorough_strategy_detects_every_type_and_keeps_every_windows_event(tmp_path: Path) -> None:
+    task = dataclasses.replace(TASK, detect_types=("attack",), fill_cues={})
+    prompts = PromptSet.load(task)
+    labels: list[str] = []
+    client = fake_client(tmp_path, FakeServer([hybrid_answer]))
+    outcome = detect_article(ARTICLE, client=client, prompts=prompts, aliases=ALIASES, on_pass=labels.append, strategy="thorough")
+    windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
+    asked = count_calls(ARTICLE, task=task, strategy="thorough") - windows
+    # Every window with a cue word of any type is asked to detect (the hybrid asks only the attack's).
+    assert asked > 1 == count_calls(ARTICLE, task=task, strategy="hybrid") - windows
+    assert labels[:windows] == [f"window {i}/{windows}" for i in range(1, windows + 1)]
+    assert labels[windows + asked:] == [f"fill troop_level 1/{n}", f"fill attack {n}/{n}"]
+    # Its windows calls keep every type (the hybrid's leave the attack to its fills); a fact that a
+    # windows call and a fill both quote is kept once.
+    assert {c.keep for c in window_calls(ARTICLE, prompts, strategy="thorough")} == {None}
+    assert all("attack" not in c.keep for c in window_calls(ARTICLE, prompts, strategy="hybrid"))
+    assert sorted(r.event.type for r in outcome.events) == ["attack", "troop_level"]
+    assert sum(1 for _ in pending_requests(ARTICLE, client=client, prompts=prompts, strategy="thorough")) == windows + asked + 2

@@ -344,6 +344,19 @@ def test_a_force_named_by_its_unit_is_the_actor_named_beside_it() -> None:
     assert normalize(plan, ALIASES, task=TASK, before=before).force == "Germany"  # its capital names the state
     wagner = level.model_copy(update={"force": "Wagner Group"})
     assert normalize(wagner, ALIASES, task=TASK, before=before).force == "Wagner Group"  # a name, not a unit
+    squadron = level.model_copy(update={"evidence": "About 300 soldiers of the 4th Mechanized Squadron now serve in Lithuania", "force": "4th Mechanized Squadron", "count": 300})
+    assert normalize(squadron, ALIASES, task=TASK, before=before).force == "Germany"  # a named unit is its state's
+
+
+def test_a_force_that_is_the_country_its_troops_are_in_is_their_host() -> None:
+    quote = "The force in Estonia would shrink from about 900 soldiers to 600"
+    level = parse_event({"type": "troop_level", "evidence": quote, "force": "Estonia", "count": 900})
+    hosted = normalize(level, ALIASES, task=TASK, before="Britain announced a review of its deployments abroad. ")
+    assert (hosted.force, hosted.location.country) == ("United Kingdom", "Estonia")
+    alone = normalize(level, ALIASES, task=TASK, before="")
+    assert alone.force == "Estonia"  # no other actor named: the model's force stands
+    own = level.model_copy(update={"evidence": "Estonia has about 900 soldiers of its own on the border with Russia"})
+    assert normalize(own, ALIASES, task=TASK, before="Britain announced a review. ").force == "Estonia"  # not put "in" it
 
 
 def event(data: dict) -> object:

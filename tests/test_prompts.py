@@ -149,7 +149,7 @@ def test_missing_template(copy: Path) -> None:
 def test_a_baseline_without_its_templates_is_left_out_and_named_when_asked_for(copy: Path) -> None:
     (copy / "article.j2").unlink()  # the naive baseline's
     prompts = PromptSet.load(TASK, copy)
-    assert set(prompts.strategies) == {"windows", "langextract", "detect", "hybrid"}
+    assert set(prompts.strategies) == {"windows", "langextract", "detect", "hybrid", "thorough"}
     assert prompts.hash == PromptSet.load(TASK, PROMPTS).hash
     with pytest.raises(ConfigError, match="no templates for the naive strategy"):
         prompts.hash_of("naive")

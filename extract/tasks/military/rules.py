@@ -45,10 +45,13 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Words that name a kind of unit, not whose it is ("The brigade now has about 400 soldiers").
+#: Words that name a kind of unit, not whose it is ("The brigade now has about 400 soldiers", "a
+#: Stryker squadron"). Not "group": it also ends the names of actors ("Wagner Group").
 UNIT_WORDS: tuple[str, ...] = (
     "brigade", "battalion", "battlegroup", "battle group", "division", "regiment", "contingent", "mission",
-    "task force", "force", "forces", "troops", "soldiers", "unit", "units",
+    "task force", "force", "forces", "troops", "soldiers", "unit", "units", "squadron", "column", "corps",
+    "company", "platoon", "fleet", "wing", "airborne", "cavalry", "infantry", "paratroopers", "peacekeepers",
+    "marines",
 )  # fmt: skip
 
 #: What the guidelines (section 1) do not label, whatever the quote's words: speculation on what
