@@ -87,9 +87,11 @@ class Task:
     #: calls' own.
     fill_cues: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Words that name a kind of unit, not who it belongs to ("brigade", "battlegroup"): a
-    #: ``not_the_place`` field whose name ends in one, and that the alias table does not know, is
-    #: the actor named beside it.
+    #: ``not_the_place`` field that holds only one of them is the actor named beside it.
     unit_words: tuple[str, ...] = ()
+    #: Words that end the name of a formation ("the 2nd Cavalry Regiment"): a ``not_the_place``
+    #: field that holds such a name, unknown to the alias table, is the actor named beside it too.
+    formation_words: tuple[str, ...] = ()
     #: Patterns of quotes that report no event whatever the model made of them (for the built-in
     #: task, the guidelines' "do not label": "no longer capable of ...", "threatened to ... if ...").
     no_event: tuple[str, ...] = ()
@@ -134,11 +136,13 @@ class Task:
 
     @functools.cached_property
     def unit_pattern(self) -> re.Pattern[str] | None:
-        """A name that ends in one of ``unit_words`` ("the brigade", "a Stryker squadron", "the 2nd
-        Cavalry Regiment"), compiled once; None when there is none."""
-        if not self.unit_words:
+        """A name that is one of ``unit_words`` alone ("the brigade"), or that ends in one of
+        ``formation_words`` ("a Stryker squadron"), compiled once; None when there is neither."""
+        if not self.unit_words and not self.formation_words:
             return None
-        return re.compile(r"(?:[\w.'-]+\s+){0,4}(?:" + "|".join(map(re.escape, self.unit_words)) + ")", re.IGNORECASE)
+        alone = r"(?:the\s+)?(?:" + "|".join(map(re.escape, self.unit_words)) + ")" if self.unit_words else None
+        named = r"(?:[\w.'-]+\s+){0,4}(?:" + "|".join(map(re.escape, self.formation_words)) + ")" if self.formation_words else None
+        return re.compile("|".join(p for p in (alone, named) if p), re.IGNORECASE)
 
     @functools.cached_property
     def event_types(self) -> tuple[str, ...]:

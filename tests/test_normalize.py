@@ -345,7 +345,9 @@ def test_a_force_named_by_its_unit_is_the_actor_named_beside_it() -> None:
     wagner = level.model_copy(update={"force": "Wagner Group"})
     assert normalize(wagner, ALIASES, task=TASK, before=before).force == "Wagner Group"  # a name, not a unit
     squadron = level.model_copy(update={"evidence": "About 300 soldiers of the 4th Mechanized Squadron now serve in Lithuania", "force": "4th Mechanized Squadron", "count": 300})
-    assert normalize(squadron, ALIASES, task=TASK, before=before).force == "Germany"  # a named unit is its state's
+    assert normalize(squadron, ALIASES, task=TASK, before=before).force == "Germany"  # a formation is its state's
+    kfor = squadron.model_copy(update={"force": "Baltic Air Force"})
+    assert normalize(kfor, ALIASES, task=TASK, before=before).force == "Baltic Air Force"  # "force" ends actors' names too
 
 
 def test_a_force_that_is_the_country_its_troops_are_in_is_their_host() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from extract.task import Task
 from extract.tasks.military.rules import (
     FILL_CUES,
+    FORMATION_WORDS,
     NO_EVENT,
     NOT_OF_TYPE,
     ONLY_OF_TYPE,
@@ -45,4 +46,5 @@ TASK = Task(
     not_of_type=NOT_OF_TYPE,
     only_of_type=ONLY_OF_TYPE,
     unit_words=UNIT_WORDS,
+    formation_words=FORMATION_WORDS,
 )

@@ -45,13 +45,18 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 }
 
 
-#: Words that name a kind of unit, not whose it is ("The brigade now has about 400 soldiers", "a
-#: Stryker squadron"). Not "group": it also ends the names of actors ("Wagner Group").
+#: Words that name a kind of unit, not whose it is ("The brigade now has about 400 soldiers").
 UNIT_WORDS: tuple[str, ...] = (
     "brigade", "battalion", "battlegroup", "battle group", "division", "regiment", "contingent", "mission",
-    "task force", "force", "forces", "troops", "soldiers", "unit", "units", "squadron", "column", "corps",
-    "company", "platoon", "fleet", "wing", "airborne", "cavalry", "infantry", "paratroopers", "peacekeepers",
+    "task force", "force", "forces", "troops", "soldiers", "unit", "units", "paratroopers", "peacekeepers",
     "marines",
+)  # fmt: skip
+
+#: Words that end the name of a formation ("the 2nd Cavalry Regiment", "a Stryker squadron"). Not
+#: "force", "mission" or "group": they also end the names of actors ("Kosovo Force", "Wagner Group").
+FORMATION_WORDS: tuple[str, ...] = (
+    "brigade", "battalion", "battlegroup", "battle group", "division", "regiment", "squadron", "column",
+    "corps", "company", "platoon", "fleet", "wing", "airborne", "cavalry", "infantry", "unit", "units",
 )  # fmt: skip
 
 #: What the guidelines (section 1) do not label, whatever the quote's words: speculation on what
