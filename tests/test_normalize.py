@@ -385,6 +385,10 @@ def event(data: dict) -> object:
          "About 4,000 Chilean marines are to move to the islands", "status", "planned"),
         ({"type": "force_change", "kind": "reduce", "force": "Chile", "status": "completed"},
          "About 100 Chilean marines have begun moving to the islands", "status", "underway"),
+        # A "will" of a relative clause is another verb's: the change itself is done.
+        ({"type": "mission_change", "force": "Chile", "new_role": "training", "status": "planned"},
+         "Chile has ended its combat mission, handing over to a force that will train local troops",
+         "status", "completed"),
         ({"type": "attack", "target": "a convoy", "means": "missile"},
          "A drone struck a convoy near the border", "means", "drone"),
         # Gunmen storming a place are a ground assault, an ambush is gunfire (decided cases).

@@ -101,7 +101,7 @@ NOT_OF_TYPE: dict[str, tuple[str, ...]] = {
 
 #: The status rules of the guidelines (section 5), in order of precedence.
 _STATUS_CUES: tuple[tuple[str, str], ...] = (
-    ("planned", r"\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"
+    ("planned", r"(?<!\bthat )(?<!\bwhich )(?<!\bwho )\bwill\b|\bby the end of\b|\bplan(?:s|ned)?\b|\bwithin\b|\bschedul|\bto be\b"
                 r"|\b(?:is|are) (?:due )?to\b"),
     ("underway", r"\b(?:is|are)\s+(?:now\s+)?\w+ing\b|\b(?:has|have)\s+(?:begun|started)\b"),
     ("completed", r"\b(?:has|have|had)\s+(?:been\s+)?\w+(?:ed|en|t)\b|\bhanded over\b"),
