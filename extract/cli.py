@@ -401,7 +401,7 @@ def run(
         writer = writer or RunWriter(run_dir, header={"options": options, "run_info": info})
         before = f"; {writer.finished} finished before" if writer.finished else ""
         console.print(
-            f"extracting {planned.articles} articles ({planned.calls} calls{PLANNED[extractor.strategy]}{before}) into {run_dir}",
+            f"extracting {planned.articles} article{'s' * (planned.articles != 1)} ({planned.calls} calls{PLANNED[extractor.strategy]}{before}) into {run_dir}",
             markup=False, highlight=False,
         )  # fmt: skip
         try:

@@ -112,6 +112,7 @@ def test_run_writes_events_and_manifest_then_replays_from_cache(
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     code, out, err = run_cli(capsys, "run", "--base-url", url, "--llama-cpp", "--out", "r1")
     assert code == 0, err
+    assert "extracting 7 articles (" in out + err
     for path in [*(workdir / "r1").iterdir(), *(workdir / "home").rglob("*")]:
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
@@ -356,8 +357,9 @@ def test_gold_is_scoped_to_the_input_and_an_unlabeled_corpus_gets_a_report_witho
 ) -> None:
     url, _ = fake_server
     one = sorted(SEEDS.glob("003_*.txt"))[0]
-    code, _, err = run_cli(capsys, "run", str(one), "--base-url", url, "--llama-cpp", "--out", "one")
+    code, out, err = run_cli(capsys, "run", str(one), "--base-url", url, "--llama-cpp", "--out", "one")
     assert code == 0, err
+    assert "extracting 1 article (" in out + err
     scores = json.loads((workdir / "one" / "scores.json").read_text())
     assert list(scores["by_article"]) == ["003_c876d06fac985b5f#1"]
     assert len(scores["counts"]["gold_not_in_input"]) == 6  # listed, not counted as missed
