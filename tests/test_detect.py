@@ -185,7 +185,7 @@ def test_the_thorough_strategy_detects_every_type_and_keeps_every_windows_event(
     windows, n = count_window_calls(ARTICLE), len(detect_windows(ARTICLE))
     asked = count_calls(ARTICLE, task=task, strategy="thorough") - windows
     # Every window with a cue word of any type is asked to detect (the hybrid asks only the attack's).
-    assert asked > 1 == count_calls(ARTICLE, task=task, strategy="hybrid") - windows
+    assert asked > 1 and count_calls(ARTICLE, task=task, strategy="hybrid") - windows == 1
     assert labels[:windows] == [f"window {i}/{windows}" for i in range(1, windows + 1)]
     assert labels[windows + asked:] == [f"fill troop_level 1/{n}", f"fill attack {n}/{n}"]
     # Its windows calls keep every type (the hybrid's leave the attack to its fills); a fact that a
