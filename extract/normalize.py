@@ -173,11 +173,16 @@ def infer_country(evidence: str, *, besides: frozenset[str] = frozenset()) -> st
     return named.pop() if len(named) == 1 else None
 
 
+def _placed_in(text: str) -> list[str]:
+    """The countries a text puts something in ("in Iraq", "across Syria"), in order."""
+    names = _countries()
+    return [names[m[2]] for m in _placed_pattern().finditer(text) if _PLACE_RANK[m[1].lower()] == 0]
+
+
 def last_country(text: str, *, besides: frozenset[str] = frozenset()) -> str | None:
     """The country a passage that goes on with "in the country" is in: the last one a text places
     something in ("... in Afghanistan"), else the last one it names, besides ``besides``."""
-    names = _countries()
-    placed = [names[m[2]] for m in _placed_pattern().finditer(text) if _PLACE_RANK[m[1].lower()] == 0]
+    placed, names = _placed_in(text), _countries()
     named = [names[m[1]] for m in _country_pattern().finditer(text)]
     return next((c for c in (*reversed(placed), *reversed(named)) if c not in besides), None)
 
@@ -221,12 +226,13 @@ def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | 
     if aliases is None or task.unit_pattern is None:
         return event
     where = event.location.country if event.location is not None else None
-    host = _host(event.evidence, aliases)
     update: dict[str, object] = {}
     for name in task.not_the_place:
         value = getattr(event, name, None)
         if not isinstance(value, str):
             continue
+        placed = _placed_in(event.evidence)  # the first is the country hosting the troops
+        host = aliases.canonical(placed[0]) if placed else None
         hosted = value == host
         if not hosted and not (task.unit_pattern.fullmatch(value.strip()) and aliases.lookup(value) is None):
             continue
@@ -239,14 +245,6 @@ def name_the_force(event: Event, *, before: str, task: Task, aliases: Aliases | 
             if hosted:
                 update["location"] = Location(country=host)
     return event.model_copy(update=update) if update else event
-
-
-def _host(evidence: str, aliases: Aliases) -> str | None:
-    """The country a quote puts its troops in ("the force in Germany"), canonical; None when it puts
-    them in none."""
-    names = _countries()
-    placed = [names[m[2]] for m in _placed_pattern().finditer(evidence) if _PLACE_RANK[m[1].lower()] == 0]
-    return aliases.canonical(placed[0]) if placed else None
 
 
 @functools.cache
